@@ -1,0 +1,1 @@
+"""Subcommands of the `mosebench` CLI (light modules: argparse at import, work inside run)."""

@@ -1,0 +1,1 @@
+"""Datasets, frames, masks and prediction files (numpy + Pillow only; no torch)."""

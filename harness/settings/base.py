@@ -1,0 +1,77 @@
+"""The Setting interface shared by every evaluation protocol."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from harness.api import Capabilities, FrameResult, OutputKind, PromptKind
+
+if TYPE_CHECKING:
+    from harness.api import Method
+    from harness.data.video import Video
+
+
+@dataclass(frozen=True)
+class Requirements:
+    """What a method must declare to run a setting.
+
+    ``prompt_kinds``: the method must accept at least one of these (empty: prompts are not needed).
+    """
+
+    prompt_kinds: frozenset[PromptKind] = frozenset()
+    unprompted: bool = False
+    reprompt: bool = False
+    output: frozenset[OutputKind] = frozenset({OutputKind.MASK})
+
+    def unmet(self, caps: Capabilities) -> str | None:
+        """Why a method with ``caps`` cannot run this setting, or ``None`` if it can."""
+        if self.prompt_kinds and not (self.prompt_kinds & caps.prompts):
+            want = "/".join(sorted(k.value for k in self.prompt_kinds))
+            return f"needs a method that accepts {want} prompts"
+        if self.unprompted and not caps.unprompted:
+            return "needs a method that proposes objects without prompts (capabilities.unprompted)"
+        if self.reprompt and not caps.reprompt:
+            return "needs a method that re-predicts after new prompts (capabilities.reprompt)"
+        if caps.output not in self.output:
+            return f"needs {'/'.join(sorted(o.value for o in self.output))} output, the method gives {caps.output.value}"
+        return None
+
+
+@dataclass(frozen=True)
+class SettingOutcome:
+    """What a setting reports about one video besides the frames it emitted.
+
+    ``prompts``: JSON-serialisable description of every prompt given (saved with the run so prompt
+    generation can be audited and replayed). ``extra``: setting-specific per-video values (e.g. the
+    interactive J&F-vs-time curve), JSON-serialisable.
+    """
+
+    prompts: tuple[Mapping[str, Any], ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+Emit = Callable[[FrameResult], None]
+"""Receives each final frame result, in frame order; the runner writes it to disk."""
+
+
+class Setting(ABC):
+    """An evaluation protocol. Subclasses set ``name``, ``requirements`` and ``metrics``."""
+
+    name: ClassVar[str]
+    requirements: ClassVar[Requirements]
+    metrics: ClassVar[tuple[str, ...]]
+    """Metric names this setting reports (as logged to MLflow)."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+
+    def unsupported_reason(self, caps: Capabilities) -> str | None:
+        return self.requirements.unmet(caps)
+
+    @abstractmethod
+    def run(self, method: Method, video: Video, emit: Emit) -> SettingOutcome:
+        """Prompt ``method`` on ``video`` (which carries ground truth), drive its session(s) and call
+        ``emit`` once per frame, in order, with the final prediction."""
