@@ -14,9 +14,18 @@ import sys
 # name -> module under harness.commands (kept in the order `--help` shows them).
 COMMANDS: dict[str, str] = {
     "run": "run",
+    "predict": "predict",
+    "status": "status",
+    "resume": "resume",
+    "log": "log",
+    "ui": "ui",
     "synth": "synth",
+    "check-data": "check_data",
     "check-predictions": "check_predictions",
     "pack": "pack",
+    "score": "score",
+    "compare": "compare",
+    "methods": "methods",
 }
 
 

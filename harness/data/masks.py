@@ -57,7 +57,7 @@ def read_label_png(path: str | os.PathLike, *, expect_size: tuple[int, int] | No
                     "(never save the colour-rendered mask)."
                 )
             im.load()
-            arr = np.asarray(im, dtype=np.uint8) if mode != "1" else np.asarray(im, dtype=np.uint8)
+            arr = np.array(im, dtype=np.uint8)  # a writable copy (np.asarray of an image is read-only)
     except FileNotFoundError:
         raise DataError(f"{what} {path} does not exist") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:

@@ -64,9 +64,25 @@ class Setting(ABC):
     requirements: ClassVar[Requirements]
     metrics: ClassVar[tuple[str, ...]]
     """Metric names this setting reports (as logged to MLflow)."""
+    scoring: ClassVar[str] = "vos"
+    """How the runner scores a cell of this setting:
 
-    def __init__(self, seed: int = 0) -> None:
+    * ``"vos"``: the metrics engine on the emitted label maps (mask, box, point settings);
+    * ``"unsupervised"``: :func:`harness.metrics.unsupervised.score_unsupervised` per video (proposal
+      matching), its rows aggregated like the metrics engine's object table;
+    * ``"interactive"``: ``"vos"`` on the final predictions plus
+      :func:`harness.metrics.interactive.summarize` over the videos' ``SettingOutcome.extra``;
+    * ``"vot"``: :func:`harness.settings.vot.score_vot` over the videos' ``SettingOutcome.extra``.
+    """
+    Config: ClassVar[type | None] = None
+    """Optional frozen dataclass of this setting's own options (e.g. the interactive time budget);
+    ``None`` when the setting has none. The runner builds it from the config's setting section."""
+
+    def __init__(self, seed: int = 0, cfg: Any = None) -> None:
         self.seed = seed
+        if cfg is None and self.Config is not None:
+            cfg = self.Config()
+        self.cfg = cfg
 
     def unsupported_reason(self, caps: Capabilities) -> str | None:
         return self.requirements.unmet(caps)

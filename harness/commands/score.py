@@ -1,0 +1,38 @@
+"""`mosebench score`: score a prediction folder (MOSE-api or DAVIS protocol)."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "score predictions against ground truth (official MOSEv2 / DAVIS numbers, CIs, per-frame table)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--meta", help="the dataset's meta.json (objects, length, size); omit for DAVIS "
+                                       "folders (objects = ids of the first GT frame)")
+    parser.add_argument("--gt", required=True, help="ground-truth Annotations folder (<video>/<frame>.png)")
+    parser.add_argument("--pred", required=True, help="prediction folder (<video>/<frame>.png)")
+    parser.add_argument("--out", required=True, help="output folder for metrics.json, scores.txt, tables")
+    parser.add_argument("--protocol", choices=("mose", "davis"), default="mose",
+                        help="mose: MOSE-api (J&F̂, d/r clips); davis: davis2017-evaluation (default: mose)")
+    parser.add_argument("--jobs", type=int, default=0, help="worker processes (0 = all cores)")
+    parser.add_argument("--allow-missing", action="store_true",
+                        help="score missing prediction videos/frames as empty masks (counted and reported)")
+    parser.add_argument("--videos", nargs="+", help="score only these videos")
+    parser.add_argument("--ci-samples", type=int, default=1000, help="bootstrap samples for the 95%% CIs")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from harness.metrics.score import score
+
+    s = score(args.meta, args.gt, args.pred, args.out, protocol=args.protocol, jobs=args.jobs,
+              allow_missing=args.allow_missing, videos=args.videos, ci_samples=args.ci_samples)
+    print((Path(args.out) / "scores.txt").read_text(), end="")
+    print(f"objects: {s.n_objects}  scored frame-objects: {s.n_frames}")
+    if s.n_missing or s.missing_videos:
+        print(f"WARNING: {s.n_missing} missing prediction frame(s) scored as empty"
+              + (f" (missing videos: {', '.join(s.missing_videos)})" if s.missing_videos else ""))
+    print(f"written to {args.out}")
+    return 0

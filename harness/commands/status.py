@@ -1,0 +1,41 @@
+"""`mosebench status RUN_DIR`: per-cell progress, failures (with log paths), scoring and MLflow state."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "show a run's per-cell progress, failed videos/shards with their logs, and what is scored/logged"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", help="the run directory (results/runs/<experiment>/<run-id>)")
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from harness.runner.status import run_status
+
+    st = run_status(args.run_dir)
+    if args.json:
+        print(json.dumps(st, indent=1))
+        return 0
+    print(f"run {st['run_dir']}  (experiment {st['experiment']}, cluster {st['cluster']})")
+    width = max([len(c["cell"]) for c in st["cells"]] + [4])
+    print(f"{'cell'.ljust(width)}  {'done':>9}  {'failed':>6}  {'missing':>7}  scored  mlflow")
+    for c in st["cells"]:
+        print(f"{c['cell'].ljust(width)}  {len(c['done']):>4}/{c['videos']:<4}  {len(c['failed']):>6}  "
+              f"{len(c['missing']):>7}  {'yes' if c['scored'] else 'no':>6}  {'yes' if c['logged'] else 'no':>6}")
+        for f in c["failures"]:
+            print(f"    {c['cell']}/{f['video']} failed (job {f.get('job')}): {f.get('error')}")
+    if st["live_jobs"]:
+        print(f"jobs still running: {', '.join(st['live_jobs'])}")
+    for f in st["failed_shards"]:
+        print(f"shard {f['shard']} (job {f['job_id']}) failed: {f['work']}\n  log: {f['log']}\n"
+              + "\n".join("  " + line for line in f["error"].strip().splitlines()[-12:]))
+    if st["mlflow_pending"]:
+        print(f"MLflow logging pending ({st['mlflow_pending']}); run: mosebench log {st['run_dir']}")
+    todo = sum(len(c["failed"]) + len(c["missing"]) for c in st["cells"])
+    print(f"{'complete' if not todo else f'{todo} video(s) to do: mosebench resume ' + st['run_dir']}")
+    return 0

@@ -1,0 +1,64 @@
+"""`mosebench ui`: start the MLflow UI on 127.0.0.1 over a run's (or any) tracking store."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "start the MLflow UI on 127.0.0.1 over a run's store (default results/mlflow.db)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", nargs="?", default=None, help="a run directory (its MLflow store is used)")
+    parser.add_argument("--store", default=None,
+                        help="a sqlite file (results/mlflow.db) or a backend store URI; default results/mlflow.db")
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1, this machine only)")
+    parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--artifacts", default=None, help="artifact folder for runs logged through this server")
+    parser.add_argument("--dry-run", action="store_true", help="print the server command and exit")
+
+
+def server_command(store_uri: str, artifacts: str, host: str, port: int) -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store_uri,
+            "--artifacts-destination", artifacts, "--host", host, "--port", str(port), "--workers", "1"]
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from harness.errors import ConfigError
+
+    if args.store:
+        store = args.store if "://" in args.store else f"sqlite:///{Path(args.store).resolve()}"
+        results = Path(args.store).resolve().parent if "://" not in args.store else Path("results").resolve()
+    elif args.run_dir:
+        from harness.runner.driver import load_run_config
+        from harness.runner.mlflow_log import tracking_uri
+        from harness.runner.rundir import RunDir
+
+        cfg = load_run_config(RunDir.open(args.run_dir))
+        store = tracking_uri(cfg)
+        results = Path(cfg.results).resolve()
+        if store.startswith(("http://", "https://")):
+            print(f"this run logs to a tracking server: open {store} in a browser")
+            return 0
+    else:
+        store = f"sqlite:///{Path('results/mlflow.db').resolve()}"
+        results = Path("results").resolve()
+    if store.startswith("sqlite:///") and not Path(store[len("sqlite:///"):]).is_file():
+        raise ConfigError(f"no MLflow store at {store[len('sqlite:///'):]}; run `mosebench run` first or "
+                          "pass --store PATH")
+    artifacts = args.artifacts or str(results / "mlartifacts")
+    cmd = server_command(store, artifacts, args.host, args.port)
+    if args.dry_run:
+        print(" ".join(cmd))
+        return 0
+    print(f"MLflow UI at http://{args.host}:{args.port}  (store {store}; Ctrl-C stops it)", flush=True)
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    try:
+        return subprocess.call(cmd, env=env)
+    except KeyboardInterrupt:
+        return 0

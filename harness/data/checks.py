@@ -1,0 +1,51 @@
+"""Whole-dataset consistency checks (the layout rules the official MOSE tools rely on).
+
+Opening a dataset already checks what is cheap (folders vs meta, frame gaps, masks without
+frames). :func:`check_dataset` reads every ground-truth PNG too: it is what to run once on a
+freshly downloaded or generated dataset.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.data.dataset import Dataset
+from harness.errors import DataError
+
+
+def check_dataset(dataset: Dataset, *, decode_frames: bool = False, max_problems: int = 50) -> tuple[str, ...]:
+    """Problems found (empty tuple: consistent). Never raises for data problems.
+
+    Per video: every ground-truth frame the meta promises (``length``) is present; every PNG is a
+    readable palette PNG of the frame's size holding only ids the meta lists; every listed object
+    appears in some ground-truth frame; the first frame (every frame with ``decode_frames``)
+    decodes at the meta's size.
+    """
+    problems: list[str] = []
+    for name in dataset.videos:
+        try:
+            v = dataset.video(name)
+        except DataError as exc:
+            problems.append(str(exc))
+            continue
+        if not v.gt_complete:
+            problems.append(f"video {name!r}: meta.json promises {v.gt_length} ground-truth frames, "
+                            f"{v.ann_dir} has {len(v.annotated)}")
+        seen: set[int] = set()
+        for i in v.annotated:
+            try:
+                seen |= set(np.flatnonzero(np.bincount(v.gt(i).ravel(), minlength=256)).tolist())
+            except DataError as exc:
+                problems.append(str(exc))
+        if v.object_ids is not None:
+            never = sorted(set(v.object_ids) - seen)
+            if never and v.gt_complete:
+                problems.append(f"video {name!r}: object(s) {never} listed in meta.json appear in no ground-truth PNG")
+        for i in range(len(v)) if decode_frames else range(min(1, len(v))):
+            try:
+                v.frames.frame(i)
+            except DataError as exc:
+                problems.append(str(exc))
+        if len(problems) >= max_problems:
+            break
+    return tuple(problems[:max_problems])

@@ -1,0 +1,277 @@
+"""``score(...)``: score a prediction folder against ground truth, official-compatible outputs.
+
+Reading: every GT and prediction PNG of a scored frame is decoded once for all objects; videos are
+scored in parallel worker processes (``jobs``), each holding one frame pair at a time. Outputs
+(all written atomically; ``summary.json`` last):
+
+``metrics.json``      per object, official field names (x100, 2 decimals; null where undefined)
+``scores.txt``        the official summary lines incl. ``Copy-Paste:`` (DAVIS: its global measures)
+``per_frame.parquet`` one row per (video, object, scored frame): J, F, F̂, areas, boxes, centroid
+``per_object.csv``    the object table (fractions in [0, 1])
+``summary.json``      :class:`ScoreSummary` (x100, unrounded) with bootstrap CIs
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.errors import DataError
+from harness.metrics.aggregate import ScoreSummary, VideoInfo, summarize
+from harness.metrics.frame import check_protocol, measure_frame
+
+__all__ = ["ScoreSummary", "VideoJob", "plan", "score", "score_video", "write_outputs"]
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    """Everything one worker needs to score one video (picklable, no open files)."""
+
+    name: str
+    gt_dir: str
+    pred_dir: str
+    frames: tuple[str, ...]          # scored GT frame stems, in order
+    missing: frozenset[str]          # scored frames without a prediction PNG (scored as empty)
+    objects: tuple[int, ...]
+    height: int
+    width: int
+    protocol: str
+
+
+def _frame_key(name: str) -> tuple[int, int | str]:
+    stem = name.rsplit(".", 1)[0]
+    return (0, int(stem)) if stem.isdigit() else (1, stem)
+
+
+def _list_pngs(folder: Path) -> list[str]:
+    return sorted((n for n in os.listdir(folder) if n.endswith(".png") and not n.startswith(".")),
+                  key=_frame_key)
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.height, im.width
+    except OSError as exc:
+        raise DataError(f"ground-truth mask {path} cannot be opened ({exc}); re-download the annotations") from None
+
+
+def _first_frame_objects(path: Path, protocol: str) -> tuple[int, ...]:
+    from harness.data.masks import read_label_png
+
+    first = read_label_png(path, what="ground-truth mask")
+    first = np.where(first == 255, 0, first) if protocol == "davis" else first
+    if protocol == "davis":  # davis2017-evaluation: objects 1..max id of the first GT frame
+        return tuple(range(1, int(first.max()) + 1))
+    return tuple(int(v) for v in np.unique(first) if v != 0)
+
+
+def plan(meta: str | os.PathLike | None, gt: str | os.PathLike, pred: str | os.PathLike, *,
+         protocol: str = "mose", allow_missing: bool = False,
+         videos: Sequence[str] | None = None) -> tuple[list[VideoJob], dict[str, VideoInfo], tuple[str, ...]]:
+    """Check inputs and build one :class:`VideoJob` per video (no mask is decoded here).
+
+    Videos are the GT folders (as the official scorer does), optionally restricted to ``videos``.
+    Frames scored: GT frames 2..L-1 of each video (positions 1..L-2), L = number of GT PNGs.
+
+    Returns:
+        ``(jobs, infos, missing_videos)``.
+
+    Raises:
+        DataError: GT/meta inconsistencies; missing prediction videos/frames (unless
+            ``allow_missing``); a prediction root that holds a single folder while more videos are
+            expected.
+    """
+    check_protocol(protocol)
+    gt_root, pred_root = Path(gt), Path(pred)
+    if not gt_root.is_dir():
+        raise DataError(f"ground-truth folder {gt_root} does not exist; pass the Annotations folder (--gt)")
+    if not pred_root.is_dir():
+        raise DataError(f"prediction folder {pred_root} does not exist (--pred)")
+    meta_obj = None
+    if meta is not None:
+        from harness.data.meta import load_meta
+
+        meta_obj = load_meta(meta)
+    names = sorted(p.name for p in gt_root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if videos is not None:
+        unknown = sorted(set(videos) - set(names))
+        if unknown:
+            raise DataError(f"videos {unknown[:5]} have no ground-truth folder under {gt_root}")
+        names = sorted(set(videos))
+    if not names:
+        raise DataError(f"no video folders under {gt_root}; pass the Annotations folder (--gt)")
+    _check_pred_root(pred_root, names)
+
+    jobs, infos, problems, missing_videos = [], {}, [], []
+    for name in names:
+        gt_names = _list_pngs(gt_root / name)
+        if not gt_names:
+            raise DataError(f"ground-truth folder {gt_root / name} holds no PNG")
+        if meta_obj is not None:
+            vm = meta_obj.video(name)
+            if vm.length is not None and vm.length != len(gt_names):
+                raise DataError(f"{meta_obj.path}: video {name!r} has length {vm.length} but {gt_root / name} holds "
+                                f"{len(gt_names)} PNGs; use the meta.json that belongs to these annotations")
+            objects = tuple(vm.objects)
+            height, width = vm.height, vm.width
+        else:
+            objects = _first_frame_objects(gt_root / name / gt_names[0], protocol)
+            height = width = None
+        if height is None or width is None:
+            height, width = _image_size(gt_root / name / gt_names[0])
+        scored = tuple(n[:-4] for n in gt_names[1:-1])
+        pred_dir = pred_root / name
+        if pred_dir.is_dir():
+            have = {n[:-4] for n in os.listdir(pred_dir) if n.endswith(".png")}
+            missing = frozenset(f for f in scored if f not in have)
+            problems += [f"{name}/{f}.png" for f in sorted(missing, key=_frame_key)]
+        else:
+            missing = frozenset(scored)
+            missing_videos.append(name)
+        jobs.append(VideoJob(name, str(gt_root / name), str(pred_dir), scored, missing, objects,
+                             int(height), int(width), protocol))
+        infos[name] = VideoInfo(objects, int(height), int(width), len(gt_names))
+    if (problems or missing_videos) and not allow_missing:
+        parts = []
+        if missing_videos:
+            parts.append(f"{len(missing_videos)} video folder(s) missing: {', '.join(missing_videos[:8])}"
+                         + (" ..." if len(missing_videos) > 8 else ""))
+        if problems:
+            parts.append(f"{len(problems)} frame(s) missing: {', '.join(problems[:8])}"
+                         + (" ..." if len(problems) > 8 else ""))
+        raise DataError(f"predictions under {pred_root} are incomplete: " + "; ".join(parts)
+                        + ". Every scored GT frame needs a prediction PNG of the same name (the official "
+                          "scorer would silently score these as 0); rerun the method, or pass "
+                          "--allow-missing to score missing predictions as empty masks.")
+    return jobs, infos, tuple(missing_videos)
+
+
+def _check_pred_root(pred_root: Path, names: list[str]) -> None:
+    subdirs = [p.name for p in pred_root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    if len(subdirs) != 1 or len(names) == 1 and subdirs[0] == names[0]:
+        return
+    only = subdirs[0]
+    if only in names:
+        raise DataError(f"prediction folder {pred_root} holds a single video ({only!r}) but {len(names)} videos "
+                        f"are to be scored (the official scorer would descend into {only!r} and score every "
+                        "object 0); score the finished video alone with --videos, or complete the predictions")
+    inner = pred_root / only
+    raise DataError(f"prediction folder {pred_root} holds a single folder {only!r} that is not a video; if it "
+                    f"wraps the video folders pass --pred {inner}")
+
+
+def score_video(job: VideoJob) -> dict[str, np.ndarray]:
+    """Score one video frame by frame; returns per-frame columns (one entry per object and frame)."""
+    from harness.data.masks import read_label_png
+
+    k, n = len(job.objects), len(job.frames)
+    cols: dict[str, np.ndarray] = {c: np.empty(n * k) for c in
+                                   ("J", "F", "F_hat", "gt_area", "pred_area", "gt_cx", "gt_cy")}
+    boxes = {"gt": np.empty((n * k, 4)), "pred": np.empty((n * k, 4))}
+    size = (job.height, job.width)
+    empty = np.zeros(size, dtype=np.uint8)
+    for t, frame in enumerate(job.frames):
+        gt = read_label_png(os.path.join(job.gt_dir, frame + ".png"), expect_size=size,
+                            what="ground-truth mask")
+        if frame in job.missing:
+            pred = empty
+        else:
+            pred = read_label_png(os.path.join(job.pred_dir, frame + ".png"), expect_size=size,
+                                  what="prediction")
+        m = measure_frame(pred, gt, job.objects, job.protocol)
+        rows = slice(t * k, (t + 1) * k)
+        for c in cols:
+            cols[c][rows] = getattr(m, c)
+        boxes["gt"][rows] = m.gt_box
+        boxes["pred"][rows] = m.pred_box
+    out = dict(cols)
+    for who in ("gt", "pred"):
+        for i, c in enumerate("xywh"):
+            out[f"{who}_{c}"] = boxes[who][:, i]
+    out["t"] = np.repeat(np.arange(n, dtype=np.int32), k)
+    out["object"] = np.tile(np.asarray(job.objects, dtype=np.int16), n)
+    out["missing"] = np.repeat(np.array([f in job.missing for f in job.frames], dtype=bool), k)
+    return out
+
+
+def _executor(jobs: int) -> Any:
+    import multiprocessing as mp
+    import threading
+    from concurrent.futures import ProcessPoolExecutor
+
+    # fork is the cheapest start, but unsafe once threads run (e.g. inside the runner): then forkserver
+    method = "fork" if threading.active_count() == 1 and "fork" in mp.get_all_start_methods() else "forkserver"
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context(method))
+
+
+def run_jobs(video_jobs: list[VideoJob], jobs: int = 0) -> Any:
+    """Score all videos (in parallel when ``jobs != 1``; 0 = all cores) into the per-frame table."""
+    import pandas as pd
+
+    n_workers = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) \
+        if jobs == 0 else jobs
+    n_workers = max(1, min(n_workers, len(video_jobs)))
+    # longest videos first so the pool does not wait on one straggler at the end
+    order = sorted(range(len(video_jobs)), key=lambda i: -len(video_jobs[i].frames) * len(video_jobs[i].objects))
+    results: list[dict[str, np.ndarray] | None] = [None] * len(video_jobs)
+    if n_workers == 1:
+        for i in order:
+            results[i] = score_video(video_jobs[i])
+    else:
+        with _executor(n_workers) as ex:
+            for i, res in zip(order, ex.map(score_video, [video_jobs[i] for i in order])):
+                results[i] = res
+    frames = []
+    for job, res in zip(video_jobs, results):
+        assert res is not None
+        df = pd.DataFrame(res)
+        df.insert(0, "video", job.name)
+        df.insert(2, "frame", np.array(job.frames, dtype=object)[df["t"].to_numpy()] if len(df) else [])
+        frames.append(df)
+    from harness.metrics.aggregate import FRAME_COLUMNS
+
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(FRAME_COLUMNS))
+    return table[list(FRAME_COLUMNS)]
+
+
+def score(meta: str | os.PathLike | None, gt: str | os.PathLike, pred: str | os.PathLike,
+          out: str | os.PathLike, *, protocol: str = "mose", jobs: int = 0, allow_missing: bool = False,
+          videos: Sequence[str] | None = None, ci_samples: int = 1000, seed: int = 0) -> ScoreSummary:
+    """Score predictions ``pred/<video>/<frame>.png`` against ``gt/<video>/<frame>.png``.
+
+    Args:
+        meta: the dataset's ``meta.json`` (objects, length, size); ``None`` derives objects from the first
+            GT frame (DAVIS: ids 1..max).
+        protocol: ``"mose"`` (MOSE-api) or ``"davis"`` (davis2017-evaluation semi-supervised).
+        jobs: worker processes; 0 = all cores, 1 = in this process.
+        allow_missing: score missing prediction videos/frames as empty masks (counted in ``n_missing``).
+        videos: score only these videos.
+
+    Returns:
+        the :class:`ScoreSummary`; files are written under ``out`` (see module docstring).
+    """
+    from harness.metrics.report_files import write_outputs as _write
+
+    video_jobs, infos, missing_videos = plan(meta, gt, pred, protocol=protocol, allow_missing=allow_missing,
+                                             videos=videos)
+    table = run_jobs(video_jobs, jobs)
+    objects, summary = summarize(table, infos, protocol, missing_videos=missing_videos,
+                                 ci_samples=ci_samples, seed=seed)
+    _write(Path(out), table, objects, summary, infos)
+    return summary
+
+
+def write_outputs(out: str | os.PathLike, table: Any, objects: Any, summary: ScoreSummary,
+                  infos: dict[str, VideoInfo]) -> None:
+    """Write the score files (see module docstring) atomically."""
+    from harness.metrics.report_files import write_outputs as _write
+
+    _write(Path(out), table, objects, summary, infos)

@@ -1,0 +1,115 @@
+"""Deterministic GT + corrupted-prediction sets for checking scorers (tests and benchmarks).
+
+Masks only (no JPEGs): ``out/Annotations/<video>/<frame>.png``, ``out/pred/<video>/<frame>.png`` and
+``out/meta.json`` (MOSE form). Objects are moving ellipses or boxes of very different sizes
+(a 2x2-pixel object up to large ones), with absence intervals (also at the start), and the
+predictions are corrupted per object: shifted, grown / shrunk, dropped frames, false positives while
+the object is absent, salt noise. Everything derives from ``seed`` (numpy PCG64), so a test can
+regenerate exactly the set an official tool was run on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from harness.data.masks import write_label_png
+
+
+@dataclass(frozen=True)
+class CaseSpec:
+    """One generated set. ``sizes``: ``(H, W)`` per video; ``frames``: number of frames per video."""
+
+    sizes: tuple[tuple[int, int], ...]
+    frames: tuple[int, ...]
+    seed: int
+    max_objects: int = 3
+
+    def to_json(self) -> dict:
+        return {"sizes": [list(s) for s in self.sizes], "frames": list(self.frames), "seed": self.seed,
+                "max_objects": self.max_objects}
+
+    @classmethod
+    def from_json(cls, d: dict) -> CaseSpec:
+        return cls(tuple(tuple(s) for s in d["sizes"]), tuple(d["frames"]), d["seed"], d["max_objects"])
+
+
+def _shape(h: int, w: int, cy: float, cx: float, ry: float, rx: float, ellipse: bool) -> np.ndarray:
+    y0, y1 = max(int(cy - ry), 0), min(int(cy + ry) + 1, h)
+    x0, x1 = max(int(cx - rx), 0), min(int(cx + rx) + 1, w)
+    m = np.zeros((h, w), dtype=bool)
+    if y0 >= y1 or x0 >= x1:
+        return m
+    if ellipse:
+        yy, xx = np.ogrid[y0:y1, x0:x1]
+        m[y0:y1, x0:x1] = ((yy - cy) / max(ry, 0.5)) ** 2 + ((xx - cx) / max(rx, 0.5)) ** 2 <= 1.0
+    else:
+        m[y0:y1, x0:x1] = True
+    return m
+
+
+def _absence(rng: np.random.Generator, t: int) -> np.ndarray:
+    absent = np.zeros(t, dtype=bool)
+    kind = rng.integers(0, 4)
+    if kind == 1 and t > 4:                        # absent at the start of the scored frames
+        absent[1: rng.integers(2, max(3, t // 2))] = True
+    elif kind == 2 and t > 6:                      # repeated disappearance
+        for _ in range(rng.integers(2, 4)):
+            a = rng.integers(1, t - 1)
+            absent[a: a + rng.integers(1, max(2, t // 5))] = True
+    elif kind == 3 and t > 4:                      # gone until the end
+        absent[rng.integers(t // 2, t - 1):] = True
+    return absent
+
+
+def generate_case(out: str | Path, spec: CaseSpec) -> Path:
+    """Write the set described by ``spec`` under ``out`` and return ``out``."""
+    out = Path(out)
+    rng = np.random.default_rng(spec.seed)
+    videos: dict[str, dict] = {}
+    for vi, ((h, w), t) in enumerate(zip(spec.sizes, spec.frames)):
+        name = f"v{vi:03d}"
+        n_obj = int(rng.integers(1, spec.max_objects + 1))
+        objs = []
+        for _ in range(n_obj):
+            kind = rng.integers(0, 4)              # 0 tiny, 1 small, 2 medium, 3 large
+            if kind == 0:
+                ry = rx = 0.5 if rng.random() < 0.5 else float(rng.uniform(1, 3))
+            elif kind == 1:
+                ry, rx = rng.uniform(3, 10, 2)
+            elif kind == 2:
+                ry, rx = rng.uniform(0.05, 0.15, 2) * (h, w)
+            else:
+                ry, rx = rng.uniform(0.2, 0.45, 2) * (h, w)
+            objs.append({
+                "c": rng.uniform(0, 1, 2) * (h, w), "v": rng.normal(0, 0.02, 2) * (h, w), "r": (ry, rx),
+                "ellipse": bool(rng.random() < 0.7), "absent": _absence(rng, t),
+                "shift": rng.integers(-4, 5, 2) * (rng.random() < 0.7), "scale": float(rng.uniform(0.7, 1.3))
+                if rng.random() < 0.6 else float(rng.uniform(0.95, 1.05)),
+                "drop": rng.random(t) < rng.uniform(0, 0.3), "fp": bool(rng.random() < 0.5),
+                "noise": float(rng.uniform(0, 0.002)) if rng.random() < 0.3 else 0.0,
+            })
+        for f in range(t):
+            gt = np.zeros((h, w), dtype=np.uint8)
+            pred = np.zeros((h, w), dtype=np.uint8)
+            for oid, o in enumerate(objs, start=1):
+                cy, cx = (o["c"] + f * o["v"]) % (h, w)
+                ry, rx = o["r"]
+                if not o["absent"][f]:
+                    gt[_shape(h, w, cy, cx, ry, rx, o["ellipse"])] = oid
+                    if not o["drop"][f]:
+                        s = o["scale"]
+                        pred[_shape(h, w, cy + o["shift"][0], cx + o["shift"][1], ry * s, rx * s, o["ellipse"])] = oid
+                elif o["fp"]:                       # false positive while the object is absent
+                    pred[_shape(h, w, cy, cx, ry * 0.8, rx * 0.8, o["ellipse"])] = oid
+                if o["noise"]:
+                    pred[rng.random((h, w)) < o["noise"]] = oid
+            write_label_png(out / "Annotations" / name / f"{f:05d}.png", gt)
+            write_label_png(out / "pred" / name / f"{f:05d}.png", pred)
+        videos[name] = {"length": t, "height": h, "width": w,
+                        "objects": {str(i): {"category": "synthetic"} for i in range(1, n_obj + 1)}}
+    (out / "meta.json").write_text(json.dumps({"videos": videos}, indent=1))
+    return out

@@ -1,0 +1,1 @@
+"""Execution of experiments: plan, shards, executors, records, aggregation, MLflow logging."""

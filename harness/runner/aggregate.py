@@ -1,0 +1,117 @@
+"""The aggregate step: score each complete cell, summarise timing/memory, log to MLflow.
+
+It runs once per run (as a dependent SLURM job, or in the driver for local/inline) and is
+idempotent: a cell whose records did not change since its summary is not rescored, a cell already
+logged to the same MLflow store is not logged again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import time
+import traceback
+from typing import Any
+
+from harness.config import Cell, ExperimentConfig
+from harness.runner.rundir import DONE, RunDir, read_json, write_json
+
+GIB = float(1 << 30)
+
+
+def cell_videos(run: RunDir, cell: str) -> list[str]:
+    plan = read_json(run.plan, {}) or {}
+    return list(plan.get("cells", {}).get(cell, {}).get("videos", []))
+
+
+def cell_progress(run: RunDir, cell: str) -> dict[str, Any]:
+    """Counts of done / failed / missing videos of a cell (from its records)."""
+    cdir = run.cell(cell)
+    done, failed, missing = [], [], []
+    for v in cell_videos(run, cell):
+        rec = cdir.record(v)
+        (done if rec and rec.get("status") == DONE else failed if rec else missing).append(v)
+    return {"cell": cell, "videos": len(done) + len(failed) + len(missing), "done": done,
+            "failed": failed, "missing": missing}
+
+
+def _digest(records: dict[str, dict]) -> str:
+    h = hashlib.sha1()
+    for v in sorted(records):
+        h.update(f"{v}:{records[v].get('finished_at')}\n".encode())
+    return h.hexdigest()
+
+
+def aggregate_cell(run: RunDir, cfg: ExperimentConfig, cell: Cell, *, force: bool = False) -> dict | None:
+    """Score one cell if all its videos are done; returns its summary (None if incomplete)."""
+    from harness.runner.plan import make_setting, open_dataset
+
+    prog = cell_progress(run, cell.name)
+    if prog["failed"] or prog["missing"] or not prog["done"]:
+        return None
+    cdir = run.cell(cell.name)
+    records = {v: cdir.record(v) for v in prog["done"]}
+    digest = _digest(records)
+    old = read_json(cdir.summary)
+    if old and old.get("records_digest") == digest and not force:
+        return old
+    from harness.runner.scoring import score_cell
+
+    dcfg = cfg.dataset[cell.dataset]
+    dataset = open_dataset(dcfg)
+    setting = make_setting(cfg, cell.setting)
+    t0 = time.perf_counter()
+    scored = score_cell(setting, dataset, dcfg, records, cdir.predictions, cdir.scores)
+    metrics = dict(scored["metrics"])
+    frames = sum(r["frames"] for r in records.values())
+    model_s = sum(r["model_s"] for r in records.values())
+    loop_s = sum(r["loop_s"] for r in records.values())
+    gpu = [r.get("peak_gpu_bytes") for r in records.values() if r.get("peak_gpu_bytes")]
+    metrics.update({
+        "fps": frames / model_s if model_s > 0 else math.nan,
+        "harness_fps": frames / loop_s if loop_s > 0 else math.nan,
+        "gpu_mem_gib": max(gpu) / GIB if gpu else 0.0,
+        "host_rss_gib": max(r.get("peak_host_rss_bytes", 0) for r in records.values()) / GIB,
+    })
+    out = {
+        "cell": cell.name, "method": cell.method, "setting": cell.setting, "dataset": cell.dataset,
+        "videos": len(records), "frames": frames, "n_objects": scored.get("n_objects"),
+        "metrics": metrics, "model_s": model_s, "loop_s": loop_s, "score_s": time.perf_counter() - t0,
+        "jobs": sorted({str(r.get("job")) for r in records.values()}),
+        "records_digest": digest, "scored_at": time.time(),
+    }
+    write_json(cdir.summary, out)
+    return out
+
+
+def aggregate_run(run_dir: str | os.PathLike, *, log_mlflow: bool = True, force: bool = False) -> dict:
+    """Score every complete cell of the run, then log them to MLflow (unless disabled).
+
+    Returns ``{"summaries": [...], "incomplete": [cell names], "mlflow": status string}``.
+    """
+    from harness.runner.driver import load_run_config, run_cells
+
+    run = RunDir.open(run_dir)
+    cfg = load_run_config(run)
+    summaries, incomplete = [], []
+    for cell in run_cells(run):
+        err = run.cell(cell.name).root / "score_error.json"
+        try:
+            s = aggregate_cell(run, cfg, cell, force=force)
+        except Exception as exc:  # one cell's scoring problem must not hide the others
+            write_json(err, {"error": repr(exc), "traceback": traceback.format_exc(), "time": time.time()})
+            print(f"warning: scoring {cell.name} failed: {exc!r:.500} (details: {err})", flush=True)
+            s = None
+        else:
+            err.unlink(missing_ok=True)
+        (summaries.append(s) if s else incomplete.append(cell.name))
+    status = "disabled"
+    if log_mlflow and cfg.mlflow.enabled and summaries:
+        from harness.runner.mlflow_log import log_run_safely
+
+        status = log_run_safely(run, cfg)
+    write_json(run.root / "aggregate.json", {"cells": [s["cell"] for s in summaries],
+                                             "incomplete": incomplete, "mlflow": status,
+                                             "time": time.time()})
+    return {"summaries": summaries, "incomplete": incomplete, "mlflow": status}

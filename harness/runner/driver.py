@@ -1,0 +1,273 @@
+"""The driver: plan a run, submit shards, wait, retry, aggregate. Safe to kill at any point.
+
+Everything it knows lives in the run directory, so ``mosebench resume RUN_DIR`` (or rerunning the
+same command) picks up where it stopped: live jobs of an earlier driver are waited for, not
+duplicated, and only videos without a complete record are submitted again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.config import Cell, ExperimentConfig, merge_into, to_plain
+from harness.runner.plan import (
+    check_capabilities,
+    dataset_videos,
+    ensure_dataset,
+    open_dataset,
+    plan_shards,
+    resolve_cells,
+)
+from harness.runner.rundir import RunDir, provenance, read_json, write_json
+
+# Keys that do not change the numbers: a run resumed with another cluster is the same run.
+_VOLATILE = ("cluster", "mlflow", "retry", "force", "progress", "run_id", "description", "results")
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_dir: Path
+    summaries: tuple[dict, ...]
+    incomplete: tuple[str, ...]
+    failures: tuple[dict, ...] = ()
+    mlflow: str = ""
+    cells: tuple[str, ...] = field(default_factory=tuple)
+
+
+def run_id_for(cfg: ExperimentConfig) -> str:
+    if cfg.run_id:
+        return cfg.run_id
+    key = {k: v for k, v in to_plain(cfg).items() if k not in _VOLATILE}
+    return hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def run_dir_for(cfg: ExperimentConfig) -> RunDir:
+    return RunDir(Path(cfg.results) / "runs" / cfg.name / run_id_for(cfg))
+
+
+def save_run_config(run: RunDir, cfg: ExperimentConfig) -> None:
+    from omegaconf import OmegaConf
+
+    from harness.runner.rundir import atomic_write_text
+
+    doc = {"experiment": to_plain(cfg), "provenance": provenance()}
+    atomic_write_text(run.config, OmegaConf.to_yaml(OmegaConf.create(doc)))
+
+
+def _config_doc(run: RunDir) -> dict:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(OmegaConf.load(run.config))
+
+
+def load_run_config(run: RunDir) -> ExperimentConfig:
+    """The run's resolved config; its method plugins are registered as a side effect."""
+    from harness.runner.plan import load_plugins
+
+    cfg = merge_into(ExperimentConfig, _config_doc(run)["experiment"], where=str(run.config))
+    load_plugins(cfg)
+    return cfg
+
+
+def load_provenance(run: RunDir) -> dict:
+    return _config_doc(run).get("provenance", {})
+
+
+def run_cells(run: RunDir) -> tuple[Cell, ...]:
+    plan = read_json(run.plan, {}) or {}
+    return tuple(Cell(c["method"], c["setting"], c["dataset"]) for c in plan.get("cells", {}).values())
+
+
+def prepare(cfg: ExperimentConfig) -> RunDir:
+    """Check capabilities, make datasets, write config.yaml and plan.json. Returns the run dir."""
+    cells = resolve_cells(cfg)
+    check_capabilities(cfg, cells)
+    videos: dict[str, tuple[str, ...]] = {}
+    for name in sorted({c.dataset for c in cells}):
+        ds = cfg.dataset[name]
+        ensure_dataset(ds)
+        videos[name] = dataset_videos(ds, open_dataset(ds))
+    run = run_dir_for(cfg)
+    run.root.mkdir(parents=True, exist_ok=True)
+    save_run_config(run, cfg)
+    write_json(run.plan, {"cells": {c.name: {"method": c.method, "setting": c.setting, "dataset": c.dataset,
+                                             "videos": list(videos[c.dataset])} for c in cells}})
+    return run
+
+
+def pending_videos(run: RunDir, force_before: float | None) -> dict[str, list[str]]:
+    plan = read_json(run.plan, {}) or {}
+    out = {}
+    for name, c in plan.get("cells", {}).items():
+        cdir = run.cell(name)
+        todo = [v for v in c["videos"] if not cdir.is_done(v, newer_than=force_before)]
+        if todo:
+            out[name] = todo
+    return out
+
+
+def _job_alive(entry: dict, job_id: str) -> bool:
+    if entry["executor"] == "local":
+        import psutil
+
+        try:
+            return psutil.Process(int(job_id)).status() != psutil.STATUS_ZOMBIE
+        except (psutil.Error, ValueError):
+            return False
+    if entry["executor"] == "slurm":
+        import submitit
+
+        try:
+            return not submitit.SlurmJob(entry["folder"], job_id).done(force_check=True)
+        except Exception:
+            return False
+    return False
+
+
+def wait_for_live_jobs(run: RunDir, poll_s: float, *, quiet: bool = False) -> None:
+    """Wait for jobs an earlier (killed) driver submitted, so no video is predicted twice."""
+    entries = read_json(run.jobs, []) or []
+    live = [(e, j) for e in entries for j in e.get("job_ids", []) if _job_alive(e, j)]
+    if live and not quiet:
+        print(f"waiting for {len(live)} job(s) of an earlier driver still running: "
+              f"{', '.join(j for _, j in live[:8])}", flush=True)
+    while live:
+        time.sleep(poll_s)
+        live = [(e, j) for e, j in live if _job_alive(e, j)]
+
+
+def _record_submission(run: RunDir, cfg: ExperimentConfig, jobs: list, shards: list, attempt: int,
+                       kind: str) -> None:
+    entries = read_json(run.jobs, []) or []
+    entries.append({"kind": kind, "attempt": attempt, "executor": cfg.cluster.executor,
+                    "cluster": cfg.cluster.name, "folder": str(run.job_logs),
+                    "job_ids": [str(j.job_id) for j in jobs],
+                    "logs": [str(j.paths.stderr) for j in jobs],
+                    "shards": [s.describe() for s in shards], "time": time.time()})
+    write_json(run.jobs, entries)
+
+
+def _wait(jobs: list, run: RunDir, pending: dict[str, list[str]], cfg: ExperimentConfig, quiet: bool) -> None:
+    total = sum(len(v) for v in pending.values())
+    bar = None
+    if cfg.progress and not quiet and cfg.cluster.executor != "inline":
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="video", desc="predict", file=sys.stderr)
+    start = time.time() - 1
+    while True:
+        finished = all(j.done() for j in jobs)
+        if bar is not None:
+            n = 0
+            for cell, vids in pending.items():
+                rec = run.cell(cell).records
+                for v in vids:
+                    try:
+                        n += (rec / f"{v}.json").stat().st_mtime >= start
+                    except FileNotFoundError:
+                        pass
+            bar.update(n - bar.n)
+        if finished:
+            break
+        time.sleep(cfg.cluster.poll_s)
+    if bar is not None:
+        bar.close()
+
+
+def _failures(jobs: list, shards: list) -> list[dict]:
+    out = []
+    for job, shard in zip(jobs, shards):
+        exc = job.exception()
+        if exc is not None:
+            out.append({"shard": shard.index, "job_id": str(job.job_id), "work": shard.describe(),
+                        "log": str(job.paths.stderr), "error": str(exc)[-4000:]})
+    return out
+
+
+def execute(run: RunDir, cfg: ExperimentConfig, *, force_before: float | None = None,
+            quiet: bool = False, score: bool = True) -> RunOutcome:
+    """Predict what is missing (with the retry policy), then aggregate and log."""
+    from harness.runner.aggregate import aggregate_run
+    from harness.runner.executors import clear_dependency, make_executor, with_dependency
+    from harness.runner.shard import AggregateStep, ShardRunner
+
+    say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
+    force_file = run.root / "force.json"
+    if force_before is not None:
+        write_json(force_file, {"before": force_before})
+    else:  # a resumed --force run keeps redoing what predates it
+        force_before = (read_json(force_file, {}) or {}).get("before")
+    wait_for_live_jobs(run, cfg.cluster.poll_s, quiet=quiet)
+    folder = Path(cfg.cluster.folder) if cfg.cluster.folder else run.job_logs
+    executor = make_executor(cfg.cluster, folder, name=f"mosebench-{cfg.name}")
+    failures: list[dict] = []
+    submitted: list[str] = []
+    agg_job = None
+    for attempt in range(1, cfg.retry.attempts + 2):
+        pending = pending_videos(run, force_before)
+        if not pending:
+            break
+        shards = plan_shards(pending, cfg.cluster)
+        overrides = cfg.retry.method_overrides if attempt > 1 else {}
+        say(f"attempt {attempt}: {sum(map(len, pending.values()))} video(s) in {len(pending)} cell(s) -> "
+            f"{len(shards)} shard(s) on cluster '{cfg.cluster.name}' ({cfg.cluster.executor})"
+            + (f" with method overrides {overrides}" if overrides else ""))
+        runner = ShardRunner(str(run.root), method_overrides=overrides, force_before=force_before,
+                             attempt=attempt, progress=cfg.progress and not quiet and cfg.cluster.executor == "inline")
+        clear_dependency(executor, cfg.cluster)
+        jobs = executor.map_array(runner, shards)
+        _record_submission(run, cfg, jobs, shards, attempt, "predict")
+        submitted += [str(j.job_id) for j in jobs]
+        if cfg.cluster.executor == "slurm" and score:
+            # scoring + logging as a dependent job: it runs even if this driver dies
+            with_dependency(executor, cfg.cluster, submitted)
+            agg_job = executor.submit(AggregateStep(str(run.root)))
+            clear_dependency(executor, cfg.cluster)
+            _record_submission(run, cfg, [agg_job], [], attempt, "aggregate")
+            submitted.append(str(agg_job.job_id))
+        _wait(jobs, run, pending, cfg, quiet)
+        failures = _failures(jobs, shards)
+        write_json(run.failures, failures)
+        for f in failures:
+            say(f"shard {f['shard']} (job {f['job_id']}: {f['work']}) failed; log: {f['log']}\n"
+                f"{f['error'][-1500:]}")
+        if not failures:
+            break
+    if not pending_videos(run, force_before):
+        force_file.unlink(missing_ok=True)
+    cells = tuple(c.name for c in run_cells(run))
+    if not score:
+        return RunOutcome(run.root, (), tuple(pending_videos(run, force_before)), tuple(failures), "", cells)
+    if agg_job is not None:
+        agg_job.exception()  # waits; its failure is visible in status and below
+        result = aggregate_run(run.root, log_mlflow=False)  # reads what the job wrote (no rescoring)
+        result["mlflow"] = (read_json(run.root / "aggregate.json", {}) or {}).get("mlflow", "")
+    else:
+        result = aggregate_run(run.root, log_mlflow=True)
+    return RunOutcome(run.root, tuple(result["summaries"]), tuple(result["incomplete"]), tuple(failures),
+                      result["mlflow"], cells)
+
+
+def run_experiment(cfg: ExperimentConfig, *, quiet: bool = False, score: bool = True) -> RunOutcome:
+    """``mosebench run``: prepare the run directory, then :func:`execute`."""
+    run = prepare(cfg)
+    if not quiet:
+        print(f"run directory: {run.root}", flush=True)
+    return execute(run, cfg, force_before=time.time() if cfg.force else None, quiet=quiet, score=score)
+
+
+def resume(run_dir: str | os.PathLike, overrides: dict[str, Any] | None = None, *,
+           quiet: bool = False) -> RunOutcome:
+    """``mosebench resume RUN_DIR``: continue a run from its directory alone."""
+    run = RunDir.open(run_dir)
+    cfg = load_run_config(run)
+    if overrides:
+        cfg = merge_into(ExperimentConfig, to_plain(cfg), overrides, where="resume overrides")
+    return execute(run, cfg, quiet=quiet)

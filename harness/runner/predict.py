@@ -1,0 +1,191 @@
+"""The per-video predict loop and the work of one shard (runs inside a job or in-process).
+
+Per video: the setting drives the method; every emitted frame is merged into a label map and
+handed to the background PNG writer; the per-video record (status, per-frame model and I/O time,
+peak memory, prompts, the setting's extra) is written last and atomically, so a video is either
+complete or redone.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.runner.plan import Shard
+from harness.runner.rundir import DONE, FAILED, CellDir, RunDir, append_line, write_json
+
+
+class ShardFailed(RuntimeError):
+    """Raised at the end of a shard when some of its videos failed (their records say why)."""
+
+
+@dataclass(frozen=True)
+class ShardReport:
+    shard: int
+    done: tuple[str, ...]  # "cell/video" predicted now
+    skipped: tuple[str, ...]  # already complete
+    failed: tuple[str, ...]
+
+
+def _job_id() -> str:
+    for var in ("SLURM_ARRAY_JOB_ID", "SLURM_JOB_ID", "SUBMITIT_LOCAL_JOB_ID"):
+        if os.environ.get(var):
+            task = os.environ.get("SLURM_ARRAY_TASK_ID")
+            return f"{os.environ[var]}_{task}" if var == "SLURM_ARRAY_JOB_ID" and task else os.environ[var]
+    return f"inline-{os.getpid()}"
+
+
+def _labels_from_boxes(boxes: Mapping[int, Any], shape: tuple[int, int]):
+    import numpy as np
+
+    out = np.zeros(shape, np.uint8)
+    for oid in sorted(boxes):
+        b = boxes[oid]
+        if b is None:
+            continue
+        x, y, w, h = b
+        x0, y0 = max(int(round(x)), 0), max(int(round(y)), 0)
+        x1, y1 = min(int(round(x + w)), shape[1]), min(int(round(y + h)), shape[0])
+        if x1 > x0 and y1 > y0:
+            out[y0:y1, x0:x1] = oid
+    return out
+
+
+def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, device: str = "cpu",
+                  attempt: int = 1, on_frame: Callable[[], None] | None = None) -> dict:
+    """Predict one video and write its PNGs and record. Returns the record.
+
+    Box-only methods (trackers) get their boxes rasterised into the PNGs and kept per frame in the
+    record (``boxes``: obj_id -> list of ``[x, y, w, h]`` or None), which VOT scoring reads.
+    """
+    import numpy as np
+
+    from harness.data.masks import masks_to_labels
+    from harness.data.writer import PredictionWriter
+    from harness.runner.timing import PeakRSS, cuda_peak_bytes, reset_cuda_peak
+
+    n = len(video)
+    shape = (video.height, video.width)
+    model_s = np.full(n, np.nan)
+    io_s = np.full(n, np.nan)
+    boxes: dict[int, list] = {}
+    emitted = [0]
+    started = time.time()
+    append_line(cell_dir.events, {"event": "start", "video": video.name, "job": _job_id(),
+                                  "host": socket.gethostname(), "pid": os.getpid(), "attempt": attempt,
+                                  "time": started})
+    with PredictionWriter(cell_dir.predictions, video) as writer:
+        last = [time.perf_counter()]
+
+        def emit(result: Any) -> None:
+            i = result.frame
+            if not 0 <= i < n or not np.isnan(model_s[i]):
+                raise RuntimeError(f"video '{video.name}': setting emitted frame {i} twice or out of "
+                                   f"range 0..{n - 1}")
+            if result.masks:
+                labels = masks_to_labels(dict(result.masks), shape)
+            else:
+                labels = _labels_from_boxes(result.boxes, shape)
+            writer.write(i, labels)
+            for oid, b in result.boxes.items():
+                boxes.setdefault(int(oid), [None] * n)[i] = None if b is None else [float(x) for x in b]
+            now = time.perf_counter()
+            model_s[i] = result.model_time_s
+            io_s[i] = max(0.0, now - last[0] - result.model_time_s)
+            last[0] = now
+            emitted[0] += 1
+            if on_frame is not None:
+                on_frame()
+
+        reset_cuda_peak(device)
+        t0 = time.perf_counter()
+        with PeakRSS() as rss:
+            outcome = setting.run(method, video, emit)
+        loop_s = time.perf_counter() - t0
+    wall_s = time.perf_counter() - t0
+    if emitted[0] != n:
+        missing = [int(i) for i in np.flatnonzero(np.isnan(model_s))[:10]]
+        raise RuntimeError(f"video '{video.name}': setting '{setting.name}' emitted {emitted[0]} of {n} "
+                           f"frames (missing e.g. {missing})")
+    gpu = cuda_peak_bytes(device)
+    record = {
+        "status": DONE, "video": video.name, "frames": n, "height": video.height, "width": video.width,
+        "model_time_s": [round(float(x), 6) for x in model_s],
+        "io_time_s": [round(float(x), 6) for x in io_s],
+        "model_s": float(np.sum(model_s)), "loop_s": loop_s, "wall_s": wall_s,
+        "peak_host_rss_bytes": int(rss.peak_bytes), "peak_gpu_bytes": gpu,
+        "prompts": list(outcome.prompts), "extra": dict(outcome.extra),
+        "boxes": {str(k): v for k, v in boxes.items()} or None,
+        "job": _job_id(), "host": socket.gethostname(), "attempt": attempt,
+        "started_at": started, "finished_at": time.time(),
+    }
+    write_json(cell_dir.record_path(video.name), record)
+    return record
+
+
+def run_shard(run_dir: str | os.PathLike, shard: Shard, *, method_overrides: Mapping[str, Any] | None = None,
+              force_before: float | None = None, attempt: int = 1, progress: bool = False) -> ShardReport:
+    """Predict every video of ``shard`` that has no complete record (or one older than
+    ``force_before``). A failing video gets a ``failed`` record with its traceback; the others go
+    on; :class:`ShardFailed` is raised at the end if any failed."""
+    from harness import registry
+    from harness.config import adapter_name
+    from harness.runner.driver import load_run_config
+    from harness.runner.plan import make_setting, open_dataset, retry_overrides_for
+
+    run = RunDir(Path(run_dir))
+    cfg = load_run_config(run)
+    done: list[str] = []
+    skipped: list[str] = []
+    failed: list[str] = []
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=shard.n_videos, unit="video", desc=f"shard {shard.index}", leave=False)
+    for item in shard.items:
+        method_name, setting_name, dataset_name = item.cell.split("--")
+        cell_dir = run.cell(item.cell)
+        todo = [v for v in item.videos if not cell_dir.is_done(v, newer_than=force_before)]
+        skipped += [f"{item.cell}/{v}" for v in item.videos if v not in todo]
+        if bar is not None:
+            bar.update(len(item.videos) - len(todo))
+        if not todo:
+            continue
+        raw = dict(cfg.method.get(method_name) or {})
+        name = adapter_name(method_name, raw)
+        cls = registry.get(name)
+        raw.update(retry_overrides_for(cls, dict(method_overrides or {})))
+        mcfg = registry.build_config(cls, {k: v for k, v in raw.items() if k != "adapter"})
+        method = registry.create(name, mcfg, cfg.device)
+        setting = make_setting(cfg, setting_name)
+        dataset = open_dataset(cfg.dataset[dataset_name])
+        for v in todo:
+            if bar is not None:
+                bar.set_postfix_str(f"{item.cell} {v}")
+            try:
+                predict_video(method, setting, dataset.video(v), cell_dir, device=cfg.device, attempt=attempt)
+                done.append(f"{item.cell}/{v}")
+            except Exception as exc:
+                tb = traceback.format_exc()
+                write_json(cell_dir.record_path(v), {"status": FAILED, "video": v, "error": repr(exc),
+                                                     "traceback": tb, "job": _job_id(), "attempt": attempt,
+                                                     "finished_at": time.time()})
+                failed.append(f"{item.cell}/{v}")
+                print(f"[mosebench] {item.cell}/{v} failed:\n{tb}", flush=True)
+            if bar is not None:
+                bar.update(1)
+        del method
+    if bar is not None:
+        bar.close()
+    report = ShardReport(shard.index, tuple(done), tuple(skipped), tuple(failed))
+    if failed:
+        raise ShardFailed(f"shard {shard.index}: {len(failed)} video(s) failed: {', '.join(failed)} "
+                          "(see each video's record for its traceback)")
+    return report

@@ -1,0 +1,197 @@
+"""The run directory: layout, atomic JSON files, per-video records, provenance.
+
+Layout (everything needed to rescore, relog or resume)::
+
+    <results>/runs/<experiment>/<run-id>/
+      config.yaml                 resolved config + git commit + package versions + host
+      plan.json                   cells and their videos
+      jobs.json                   every submission (executor, job ids, shards, attempt)
+      failures.json               failed shards of the latest attempt (log path, traceback)
+      <cell>/predictions/<video>/<frame>.png
+      <cell>/records/<video>.json per-video record, written last and atomically
+      <cell>/events.jsonl         one line per video start (audits "predicted once")
+      <cell>/scores/...           the metrics engine's tables
+      <cell>/summary.json         the cell's metrics, timing and memory
+      <cell>/mlflow.json          where the cell was logged
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.errors import DataError
+
+DONE = "done"
+FAILED = "failed"
+PACKAGES = ("mosebench", "numpy", "torch", "sam2", "opencv-contrib-python-headless", "pillow", "omegaconf",
+            "submitit", "mlflow", "pandas", "scipy")
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write via a unique temp file in the same folder + ``os.replace`` (never half-written)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    if isinstance(o, (set, frozenset, tuple)):
+        return list(o)
+    if hasattr(o, "value"):
+        return o.value
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def read_json(path: str | os.PathLike, default: Any = None) -> Any:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return default
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: corrupt JSON ({exc}); delete it to have it rebuilt") from exc
+
+
+def append_line(path: str | os.PathLike, obj: Any) -> None:
+    """Append one JSON line; a single small O_APPEND write is atomic across processes."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    data = (json.dumps(obj, default=_json_default) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class CellDir:
+    root: Path
+
+    @property
+    def predictions(self) -> Path:
+        return self.root / "predictions"
+
+    @property
+    def records(self) -> Path:
+        return self.root / "records"
+
+    @property
+    def scores(self) -> Path:
+        return self.root / "scores"
+
+    @property
+    def events(self) -> Path:
+        return self.root / "events.jsonl"
+
+    @property
+    def summary(self) -> Path:
+        return self.root / "summary.json"
+
+    @property
+    def mlflow(self) -> Path:
+        return self.root / "mlflow.json"
+
+    def record_path(self, video: str) -> Path:
+        return self.records / f"{video}.json"
+
+    def record(self, video: str) -> dict | None:
+        try:
+            return read_json(self.record_path(video))
+        except DataError:
+            return None  # a corrupt record counts as missing: the video is redone
+
+    def is_done(self, video: str, *, newer_than: float | None = None) -> bool:
+        rec = self.record(video)
+        if not rec or rec.get("status") != DONE:
+            return False
+        return newer_than is None or float(rec.get("finished_at", 0)) >= newer_than
+
+    def starts(self) -> list[dict]:
+        try:
+            with open(self.events) as f:
+                return [json.loads(line) for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
+
+
+@dataclass(frozen=True)
+class RunDir:
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def plan(self) -> Path:
+        return self.root / "plan.json"
+
+    @property
+    def jobs(self) -> Path:
+        return self.root / "jobs.json"
+
+    @property
+    def failures(self) -> Path:
+        return self.root / "failures.json"
+
+    @property
+    def job_logs(self) -> Path:
+        return self.root / "jobs"
+
+    def cell(self, name: str) -> CellDir:
+        return CellDir(self.root / name)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> RunDir:
+        root = Path(path)
+        if not (root / "config.yaml").is_file():
+            raise DataError(f"{root} is not a mosebench run directory (no config.yaml); pass the folder "
+                            "`mosebench run` printed, e.g. results/runs/demo/<run-id>")
+        return cls(root)
+
+
+def git_commit(cwd: str | os.PathLike | None = None) -> tuple[str, bool]:
+    """(commit sha or 'unknown', dirty?) of the source tree mosebench runs from."""
+    cwd = cwd or Path(__file__).resolve().parents[2]
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
+                             timeout=10).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                                    capture_output=True, text=True, timeout=10).stdout.strip())
+        return sha or "unknown", dirty
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", False
+
+
+def provenance() -> dict[str, Any]:
+    from importlib import metadata
+
+    versions = {}
+    for pkg in PACKAGES:
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    sha, dirty = git_commit()
+    return {"git_commit": sha, "git_dirty": dirty, "packages": versions, "host": socket.gethostname(),
+            "platform": platform.platform(), "python": platform.python_version(),
+            "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

@@ -1,0 +1,85 @@
+"""Score one cell according to its setting's declared ``scoring`` kind.
+
+``vos`` (mask/box/point settings): the metrics engine over the predicted PNGs. ``vot``: boxes kept
+in the records' ``extra`` (LaSOT-style AUC, P, P_norm). ``unsupervised``: proposals matched to GT
+objects per video, then the usual object-level aggregation. ``interactive``: the J&F-vs-time curve
+from the records' ``extra``. Every kind writes its tables under ``<cell>/scores`` and returns
+``metric name -> value`` (x100 like the paper).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+
+def _numbers(d: Mapping[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in d.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+            and k not in ("n_objects", "n_missing", "n_frames", "n_sequences", "n_entries")}
+
+
+def _vos(dataset: Any, dcfg: Any, videos: list[str], pred: Path, out: Path) -> dict[str, Any]:
+    from harness.metrics.score import score
+
+    gt_root = Path(dataset.video(videos[0]).ann_dir).parent
+    summary = score(dataset.meta_path, gt_root, pred, out, protocol=dcfg.protocol, videos=videos)
+    d = summary.as_dict()
+    return {"metrics": _numbers(d), "n_objects": d.get("n_objects")}
+
+
+def _unsupervised(dataset: Any, dcfg: Any, videos: list[str], pred: Path, out: Path) -> dict[str, Any]:
+    import pandas as pd
+
+    from harness.metrics.aggregate import dataset_scores
+    from harness.metrics.unsupervised import score_unsupervised
+    from harness.runner.rundir import atomic_write_text
+
+    rows: list[dict] = []
+    for v in videos:
+        _, r = score_unsupervised(dataset.video(v), pred, protocol=dcfg.protocol)
+        rows += r
+    objects = pd.DataFrame(rows)
+    atomic_write_text(out / "per_object.csv", objects.to_csv(index=False))
+    return {"metrics": _numbers({k: v for k, v in dataset_scores(objects, dcfg.protocol).items() if v is not None}),
+            "n_objects": len(objects)}
+
+
+def _vot(records: Mapping[str, dict], out: Path) -> dict[str, Any]:
+    from harness.settings.vot import score_vot
+
+    s = score_vot({v: r.get("extra", {}) for v, r in records.items()}, out_dir=out)
+    return {"metrics": _numbers(s.as_dict()), "n_objects": s.n_sequences}
+
+
+def _interactive(records: Mapping[str, dict], setting: Any, out: Path) -> dict[str, Any]:
+    from dataclasses import asdict, fields, is_dataclass
+
+    from harness.metrics.interactive import summarize
+    from harness.runner.rundir import write_json
+
+    kwargs = {}
+    cfg = getattr(setting, "cfg", None)
+    if is_dataclass(cfg):  # pass the setting's protocol constants the summary takes (same names)
+        import inspect
+
+        accepted = set(inspect.signature(summarize).parameters)
+        kwargs = {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name in accepted}
+    s = summarize([records[v].get("extra", {}) for v in sorted(records)], **kwargs)
+    write_json(out / "interactive.json", asdict(s))
+    return {"metrics": _numbers(asdict(s)), "n_objects": s.n_entries}
+
+
+def score_cell(setting: Any, dataset: Any, dcfg: Any, records: Mapping[str, dict], pred: Path,
+               out: Path) -> dict[str, Any]:
+    """``{"metrics": {...}, "n_objects": int}`` for one cell; writes its tables into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    kind = getattr(setting, "scoring", "vos")
+    videos = sorted(records)
+    if kind == "vot":
+        return _vot(records, out)
+    if kind == "unsupervised":
+        return _unsupervised(dataset, dcfg, videos, pred, out)
+    if kind == "interactive":
+        return _interactive(records, setting, out)
+    return _vos(dataset, dcfg, videos, pred, out)

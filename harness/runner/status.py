@@ -1,0 +1,34 @@
+"""What a run directory says about its progress (for `mosebench status`)."""
+
+from __future__ import annotations
+
+import os
+
+from harness.runner.aggregate import cell_progress
+from harness.runner.rundir import RunDir, read_json
+
+
+def run_status(run_dir: str | os.PathLike) -> dict:
+    """Per-cell done/failed/missing videos, failure details, live jobs, scoring and MLflow state."""
+    from harness.runner.driver import _job_alive, load_run_config, run_cells
+
+    run = RunDir.open(run_dir)
+    cfg = load_run_config(run)
+    cells = []
+    for cell in run_cells(run):
+        prog = cell_progress(run, cell.name)
+        cdir = run.cell(cell.name)
+        failures = []
+        for v in prog["failed"]:
+            rec = cdir.record(v) or {}
+            failures.append({"video": v, "job": rec.get("job"), "error": rec.get("error"),
+                             "traceback": rec.get("traceback")})
+        summary = read_json(cdir.summary)
+        cells.append({**prog, "failures": failures, "scored": bool(summary),
+                      "logged": cdir.mlflow.is_file(), "metrics": (summary or {}).get("metrics")})
+    jobs = read_json(run.jobs, []) or []
+    live = [j for e in jobs for j in e.get("job_ids", []) if _job_alive(e, j)]
+    pending = read_json(run.root / "mlflow_pending.json")
+    return {"run_dir": str(run.root), "experiment": cfg.name, "cluster": cfg.cluster.name, "cells": cells,
+            "live_jobs": live, "failed_shards": read_json(run.failures, []) or [],
+            "mlflow_pending": (pending or {}).get("error")}

@@ -1,0 +1,50 @@
+"""Unsupervised VOS (TABLE 7): no prompts; the method proposes at most 20 object tracks.
+
+The method's session is opened with ``max_objects=20`` and propagated without any prompt; the
+frames it yields carry proposal ids (any ids in 1..255, at most 20 distinct per video). The setting
+emits them unchanged; matching proposals to ground-truth objects happens at scoring time
+(:func:`harness.metrics.unsupervised.score_unsupervised`), as in the DAVIS 2017 unsupervised track.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, ClassVar
+
+from harness.settings import _drive
+from harness.settings.base import Emit, Requirements, Setting, SettingOutcome
+from harness.settings.semi import VOS_METRICS
+
+if TYPE_CHECKING:
+    from harness.api import Method
+    from harness.data.video import Video
+
+MAX_PROPOSALS = 20
+
+
+class UnsupervisedSetting(Setting):
+    name = "unsupervised"
+    requirements = Requirements(unprompted=True)
+    metrics: ClassVar[tuple[str, ...]] = VOS_METRICS
+    scoring: ClassVar[str] = "unsupervised"
+
+    def run(self, method: Method, video: Video, emit: Emit) -> SettingOutcome:
+        name = _drive.method_name(method)
+        seen: set[int] = set()
+        with ExitStack() as stack:
+            sessions = _drive.open_sessions(stack, method, video, 1, max_objects=MAX_PROPOSALS)
+            for fr in _drive.lockstep(sessions, video, name):
+                ids = {int(k) for k, m in fr.masks.items() if m is not None and m.any()}
+                ids |= {int(k) for k, b in fr.boxes.items() if b is not None}
+                seen |= ids
+                if len(seen) > MAX_PROPOSALS:
+                    raise _drive.MethodOutputError(
+                        f"method '{name}' proposed {len(seen)} objects on video '{video.name}' "
+                        f"(ids {sorted(seen)}); the unsupervised protocol allows {MAX_PROPOSALS}: "
+                        "the adapter must honour open_session(max_objects=...)")
+                if any(not 1 <= k <= 255 for k in ids):
+                    raise _drive.MethodOutputError(
+                        f"method '{name}' used proposal ids {sorted(ids)} on video '{video.name}'; "
+                        "ids must be in 1..255 to fit the label PNGs")
+                emit(fr)
+        return SettingOutcome(prompts=(), extra={"proposals": sorted(seen)})

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Stop the private cluster started by slurm/start.sh: cancel its jobs, then stop the daemons by the
+# pids in their pid files (never by process name), in the order slurmd, slurmctld, slurmdbd,
+# mariadbd, munged. Keeps the state folder (accounting DB, job ids) unless --purge is given.
+set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+export PATH=$PATH:/usr/sbin:/sbin
+purge=0
+[[ ${1:-} == --purge ]] && purge=1
+
+if [[ -n $(daemon_pid slurmctld) ]]; then
+    # Jobs first: with proctrack/linuxproc their processes would outlive slurmd.
+    jobs=$(squeue -h -o %A 2>/dev/null | sort -u | tr '\n' ' ')
+    if [[ -n ${jobs// } ]]; then
+        log "cancelling jobs: $jobs"
+        # shellcheck disable=SC2086
+        scancel $jobs 2>/dev/null || true
+        for _ in $(seq 1 50); do
+            [[ -z $(squeue -h -t R,CG -o %A 2>/dev/null) ]] && break
+            sleep 0.2
+        done
+    fi
+fi
+
+stop_daemon() {
+    local name=$1 pid i
+    pid=$(daemon_pid "$name")
+    [[ -n $pid ]] || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 100; i++)); do
+        [[ -d /proc/$pid ]] || { log "stopped $name ($pid)"; return 0; }
+        sleep 0.1
+    done
+    log "$name ($pid) ignored SIGTERM for 10 s: SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+for ((k = ${#DAEMONS[@]} - 1; k >= 0; k--)); do
+    stop_daemon "${DAEMONS[k]}"
+done
+rm -f "$STATE/owner"
+if [[ $purge == 1 && -d $STATE ]]; then
+    rm -rf "$STATE"
+    log "removed $STATE"
+fi
+exit 0

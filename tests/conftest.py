@@ -1,0 +1,36 @@
+"""Shared pytest fixtures (each area adds its own section; never rewrite others')."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+# --- data (owner: data engineer) -------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def synth_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic MOSE-layout dataset (3 videos x 12 frames, 96x128, every frame annotated).
+
+    Session-scoped and shared: treat it as read-only.
+    """
+    from harness.data.synth import generate
+
+    return generate(tmp_path_factory.mktemp("synth") / "data", videos=3, frames=12, size=(96, 128), seed=0,
+                    annotate_every=1)
+
+
+@pytest.fixture
+def make_synth(tmp_path_factory: pytest.TempPathFactory):
+    """Factory: ``make_synth(**generate_kwargs) -> Path`` writes a fresh synthetic set in a new temp dir.
+
+    Defaults: ``videos=2, frames=10, size=(64, 80), seed=0``.
+    """
+    from harness.data.synth import generate
+
+    def make(**kwargs) -> Path:
+        opts = {"videos": 2, "frames": 10, "size": (64, 80), "seed": 0, **kwargs}
+        return generate(tmp_path_factory.mktemp("synth") / "data", **opts)
+
+    return make

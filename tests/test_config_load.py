@@ -1,0 +1,86 @@
+"""Experiment configuration: schema -> YAML (defaults inheritance) -> dotlist, groups, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.config import expand_cells, load_experiment
+from harness.errors import CapabilityError, ConfigError
+
+
+def test_demo_experiment_resolves_every_group() -> None:
+    cfg = load_experiment()
+    cells = {c.name for c in expand_cells(cfg)}
+    assert "static--mask--synth" in cells and "csrt--vot--synth" in cells
+    assert cfg.cluster.name == "local" and cfg.cluster.executor == "local"
+    assert cfg.dataset["synth"].synth is not None and cfg.dataset["synth"].layout == "mose"
+    assert set(cfg.setting) >= {"mask", "vot"}
+    assert cfg.mlflow.enabled and cfg.mlflow.tracking_uri is None
+
+
+def test_merge_order_schema_then_yaml_then_dotlist() -> None:
+    cfg = load_experiment("demo", ["cluster=slurm"])
+    assert cfg.cluster.gpus == 1  # slurm.yaml overrides the schema default (0)
+    assert cfg.cluster.partition is None  # schema default kept
+    cfg = load_experiment("demo", ["cluster=slurm", "cluster.partition=gpu", "cluster.gpus=4",
+                                   "cluster.extra_sbatch=[--exclusive]"])
+    assert (cfg.cluster.partition, cfg.cluster.gpus, cfg.cluster.extra_sbatch) == ("gpu", 4, ["--exclusive"])
+
+
+def test_group_selection_narrows_cells_and_method_shorthand() -> None:
+    cfg = load_experiment("demo", ["method=flow", "setting=box,vot", "method.preset=fast"])
+    assert [c.name for c in expand_cells(cfg)] == ["flow--box--synth", "flow--vot--synth"]
+    assert cfg.method["flow"]["preset"] == "fast"
+    assert cfg.method["flow"]["grabcut_iters"] == 5  # from configs/method/flow.yaml
+    cfg = load_experiment("demo", ["method=sam2", "setting=mask", "method.size=l"])
+    assert [c.name for c in expand_cells(cfg)] == ["sam2--mask--synth"]
+    assert cfg.method["sam2"]["size"] == "l"
+
+
+@pytest.mark.parametrize("override, names", [
+    ("bogus=1", ["'bogus'", "cluster", "mlflow"]),
+    ("cluster.partitionn=gpu", ["partitionn", "partition", "array_parallelism"]),
+    ("cluster=nope", ["nope", "local", "slurm", "inline"]),
+    ("dataset=nope", ["nope"]),
+    ("retry.atempts=1", ["atempts", "attempts"]),
+])
+def test_unknown_keys_name_the_key_and_valid_ones(override: str, names: list[str]) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_experiment("demo", [override])
+    for n in names:
+        assert n in str(err.value)
+
+
+def test_ambiguous_method_shorthand_is_an_error() -> None:
+    with pytest.raises(ConfigError, match="several methods"):
+        load_experiment("demo", ["method.preset=fast"])
+
+
+def test_defaults_inheritance_and_config_dir(tmp_path: Path) -> None:
+    for group in ("experiment", "dataset", "cluster"):
+        (tmp_path / group).mkdir()
+    (tmp_path / "cluster" / "local.yaml").write_text("executor: local\njobs: 3\n")
+    (tmp_path / "dataset" / "base.yaml").write_text("layout: davis\nroot: /data/davis\nsplit: val\n")
+    (tmp_path / "dataset" / "child.yaml").write_text("defaults: [base]\nsplit: train\n")
+    (tmp_path / "experiment" / "base.yaml").write_text("device: cuda\ncluster: local\n")
+    (tmp_path / "experiment" / "exp.yaml").write_text(
+        "defaults: [base]\ncells:\n  - {methods: [static], settings: [mask], datasets: [child]}\n")
+    cfg = load_experiment("exp", cdir=tmp_path)
+    assert cfg.name == "exp" and cfg.device == "cuda" and cfg.cluster.jobs == 3
+    ds = cfg.dataset["child"]
+    assert (ds.layout, ds.root, ds.split) == ("davis", "/data/davis", "train")
+
+
+def test_method_options_and_capabilities_checked_before_any_work(tmp_path: Path) -> None:
+    from harness.runner.driver import prepare
+
+    out = [f"results={tmp_path}", f"dataset.root={tmp_path / 'never-created'}"]
+    with pytest.raises(ConfigError, match="preset"):
+        prepare(load_experiment("demo", ["method=flow", "setting=mask", "method.presett=fast", *out]))
+    with pytest.raises(CapabilityError) as err:
+        prepare(load_experiment("demo", ["method=static", "setting=box", *out]))
+    msg = str(err.value)
+    assert "'static' cannot run setting 'box'" in msg and "flow" in msg and "sam2" in msg
+    assert not (tmp_path / "never-created").exists() and not (tmp_path / "runs").exists()
