@@ -27,6 +27,7 @@ demo: install
 	$(BIN)/mosebench run
 
 test: install
+	bash scripts/install_chromium.sh
 	$(BIN)/python -m pytest -q tests
 
 lint: install

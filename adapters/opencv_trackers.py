@@ -53,6 +53,7 @@ class TrackerSession(Session):
         import cv2
 
         shape = (self.video.height, self.video.width)
+        cv2.setRNGSeed(0)  # MIL samples patches at random: same video, same boxes
         trackers: dict[int, Any] = {}
         boxes: dict[int, Box | None] = {}
         for t, frame in self.video.stream():

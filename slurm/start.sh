@@ -4,14 +4,18 @@
 # Idempotent: daemons already running from this state folder are kept. Waits until the node is idle
 # and fails loudly with the log tails otherwise. Prints `export SLURM_CONF=...` on stdout.
 #
-# Environment: MOSEBENCH_SLURM_DIR (state folder), MOSEBENCH_SLURM_CPUS (8), MOSEBENCH_SLURM_GPUS (4),
-# MOSEBENCH_SLURM_TIMEOUT (seconds to wait for each step, 60).
+# Environment: MOSEBENCH_SLURM_DIR (state folder), MOSEBENCH_SLURM_TIMEOUT (seconds to wait for each
+# step, 60), and the node's declared size: MOSEBENCH_SLURM_CPUS (64), MOSEBENCH_SLURM_MEM_MB (262144),
+# MOSEBENCH_SLURM_GPUS (16). The node is declared larger than the machine on purpose (nothing enforces
+# it: no cgroups), so that `cluster=slurm` with its real defaults (8 CPUs, 32G, 1 GPU per shard)
+# schedules several shards at once on a laptop or a CI runner.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 TIMEOUT=${MOSEBENCH_SLURM_TIMEOUT:-60}
-CPUS=${MOSEBENCH_SLURM_CPUS:-8}
-GPUS=${MOSEBENCH_SLURM_GPUS:-4}
+CPUS=${MOSEBENCH_SLURM_CPUS:-64}
+MEM_MB=${MOSEBENCH_SLURM_MEM_MB:-262144}
+GPUS=${MOSEBENCH_SLURM_GPUS:-16}
 CLUSTER=mosebench
 
 die() {
@@ -87,10 +91,8 @@ for ((i = 0; i < GPUS; i++)); do
     [[ -c $STATE/dev/nvidia$i ]] || mknod -m 666 "$STATE/dev/nvidia$i" c 1 3
 done
 
-# Node size: the machine's memory (from slurmd -C) less a margin for the daemons.
 NODE=$(slurmd -C | sed -n 's/^NodeName=\([^ ]*\).*/\1/p')
-MEM_MB=$(slurmd -C | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p')
-MEM_MB=$((MEM_MB * 9 / 10))
+[[ -n $NODE ]] || die "slurmd -C printed no NodeName"
 MEM_PER_CPU=$((MEM_MB / CPUS < 1024 ? MEM_MB / CPUS : 1024))
 
 render() {

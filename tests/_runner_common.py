@@ -32,3 +32,12 @@ def run_dir_from(stdout: str) -> Path:
         if line.startswith("run directory:"):
             return Path(line.split(":", 1)[1].strip())
     raise AssertionError(f"no run directory in output:\n{stdout}")
+
+
+def main(capsys, *args: str) -> tuple[int, str]:
+    """Run `mosebench ARGS` in this process (cheap: no interpreter start, imports shared)."""
+    from harness.cli import main as _main
+
+    capsys.readouterr()
+    rc = _main(list(args))
+    return rc, capsys.readouterr().out

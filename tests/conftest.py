@@ -34,3 +34,21 @@ def make_synth(tmp_path_factory: pytest.TempPathFactory):
         return generate(tmp_path_factory.mktemp("synth") / "data", **opts)
 
     return make
+
+
+# --- slurm (owner: SLURM engineer) -----------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """The project's single-node SLURM cluster (slurm/start.sh), with SLURM_CONF exported to this process.
+
+    Started on first use and stopped by pid at the end of the session (also when tests fail) unless it
+    was already running. Skips when SLURM is not installed, fails instead under MOSEBENCH_REQUIRE_SLURM=1
+    (`make test`). Yields a tests._slurm.Cluster (conf, state, started_here, start_s).
+    """
+    import os
+
+    from _slurm import session
+
+    yield from session(require=os.environ.get("MOSEBENCH_REQUIRE_SLURM") == "1")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -139,3 +141,32 @@ def test_unknown_video_and_layout(synth_data: Path) -> None:
         open_dataset(synth_data, layout="kitti")
     with pytest.raises(DataError, match="does not exist"):
         open_dataset(synth_data / "missing")
+
+
+def test_irregular_numbering_and_split(tmp_path: Path) -> None:
+    """Frames kept only where annotated (irregular steps) are fine; a MOSE split is a sub-folder."""
+    root = tmp_path / "valid"
+    h, w = 16, 16
+    for i, stem in enumerate(["00000", "00005", "00010", "00012", "00017"]):
+        write_jpeg(root / "JPEGImages" / "v" / f"{stem}.jpg", np.full((h, w, 3), i * 40, np.uint8))
+    write_label_png(root / "Annotations" / "v" / "00000.png", blob(h, w, o3=(2, 2)))
+    v = open_dataset(tmp_path, split="valid").video("v")
+    assert v.frame_names[3] == "00012" and dict(v.objects) == {3: 0}
+    with pytest.raises(DataError, match="split 'train'"):
+        open_dataset(tmp_path, split="train")
+
+
+def test_data_layer_imports_stay_light() -> None:
+    code = ("import sys, harness.data, harness.data.writer, harness.data.synth, harness.data.submission, "
+            "harness.data.checks; print(sorted(m for m in ('cv2', 'torch', 'mlflow', 'sam2') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_cv2_and_pillow_decode_identically(synth_data: Path) -> None:
+    """The default cv2 decoder gives the same pixels as Pillow (what the official SAM2 loader uses)."""
+    from harness.data.frames import decode_jpeg
+
+    for v in open_dataset(synth_data):
+        path = v.frame_path(5)
+        assert np.array_equal(decode_jpeg(path, backend="cv2"), decode_jpeg(path, backend="pil"))

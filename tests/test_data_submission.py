@@ -64,6 +64,8 @@ def test_sparse_annotation_frame_rules(make_synth, tmp_path: Path) -> None:
     out = tmp_path / "gt_frames.zip"
     pack(full, ds.meta, out, dataset=ds, frames="annotated")
     assert zipfile.ZipFile(out).namelist() == [f"synth000/{n:05d}.png" for n in (0, 5, 10)]
+    assert main(["pack", str(full), "--data", str(data), "-o", str(tmp_path / "auto.zip")]) == 0
+    assert zipfile.ZipFile(tmp_path / "auto.zip").namelist() == zipfile.ZipFile(out).namelist()  # auto = GT frames
     sparse = write_gt_as_predictions(data, tmp_path / "sparse", every_frame=False)
     report, _ = validate_predictions(sparse, ds.meta, dataset=ds)  # all frames due with --data
     assert not report.ok and report.total_problems == 4  # 3 frames named + "5 more missing"
@@ -111,3 +113,15 @@ def json_meta(tmp_path: Path) -> Path:
     p = tmp_path / "m.json"
     p.write_text(json.dumps({"videos": {}}))
     return p
+
+
+def test_youtube_meta_lists_frames_due(tmp_path: Path) -> None:
+    from harness.data.meta import parse_meta
+
+    meta = parse_meta({"videos": {"v": {"height": 8, "width": 8, "objects": {
+        "1": {"frames": ["00000", "00005"]}, "2": {"frames": ["00005", "00010"]}}}}})
+    for stem in ("00000", "00010"):
+        write_label_png(tmp_path / "p" / "v" / f"{stem}.png", np.ones((8, 8), np.uint8))
+    report, files = validate_predictions(tmp_path / "p", meta)
+    assert report.problems == (f"{tmp_path / 'p' / 'v' / '00005.png'}: missing frame",)
+    assert [f.name for f in files] == ["00000.png", "00010.png"]

@@ -61,6 +61,7 @@ def test_mose_layout_and_meta(synth_data: Path) -> None:
         assert list(m["objects"]) == sorted(m["objects"], key=int)
     assert (synth_data / "meta.json").read_text() == json.dumps(meta, sort_keys=True, indent=1) + "\n"
     assert check_dataset(open_dataset(synth_data), decode_frames=True) == ()
+    assert main(["check-data", str(synth_data)]) == 0
 
 
 def test_attributes_cover_table3_codes(tmp_path: Path) -> None:
@@ -101,3 +102,21 @@ def test_generate_rejects_bad_parameters(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="nothing"):
         generate(tmp_path / "x", videos=0, frames=4, seed=0)
     assert not (tmp_path / "x").exists()
+
+
+def test_failure_midway_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
+    import harness.data.synth as synth
+
+    calls = []
+    real = synth.encode_label_png
+
+    def failing(labels):
+        calls.append(1)
+        if len(calls) == 7:
+            raise OSError("no space left on device (simulated)")
+        return real(labels)
+
+    monkeypatch.setattr(synth, "encode_label_png", failing)
+    with pytest.raises(OSError, match="no space"):
+        generate(tmp_path / "out", videos=2, frames=6, size=(48, 64), seed=0)
+    assert list(tmp_path.iterdir()) == []  # neither the output nor its temp folder

@@ -122,7 +122,9 @@ def test_killed_process_leaves_only_complete_pngs(synth_data: Path, tmp_path: Pa
     proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(synth_data), str(tmp_path)],
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "writing"
-    time.sleep(0.3)
+    deadline = time.time() + 20
+    while len(list((tmp_path / "big").glob("*.png"))) < 2 and time.time() < deadline:
+        time.sleep(0.02)  # kill while the writer is busy with later frames
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     folder = tmp_path / "big"

@@ -88,18 +88,26 @@ def _check(method, frames, prompts, results):
 
 
 @pytest.fixture(scope="module")
+def small_synth(tmp_path_factory):
+    """One short synthetic MOSE-layout video from the data engineer's generator (the real reader)."""
+    from harness.data.synth import generate
+
+    return generate(tmp_path_factory.mktemp("contract") / "data", videos=1, frames=6, size=(48, 64), seed=3)
+
+
+@pytest.fixture(scope="module")
 def late_video():
     video, gt = moving_objects(frames=8, size=(48, 64), late_start=5)
     return video, gt
 
 
 @pytest.mark.parametrize("name", _installed())
-def test_method_contract(name, synth_data, late_video):
+def test_method_contract(name, small_synth, late_video):
     from harness.data import open_dataset
 
     method = _create(name)
     caps = method.capabilities
-    ds = open_dataset(synth_data)
+    ds = open_dataset(small_synth)
     v = ds.video(ds.videos[0])
     synth_prompts = _first_prompts(caps, v.gt, v.objects)
     first = _run(method, v.frames, synth_prompts)

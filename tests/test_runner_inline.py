@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from _runner_common import PLUGIN, cli, run_dir_from, smoke
 
 from harness.config import load_experiment
 from harness.runner.driver import resume, run_experiment
 from harness.runner.rundir import RunDir
-
-from ._runner_common import PLUGIN, cli, run_dir_from, smoke
 
 
 def _starts(run_dir: Path, cell: str) -> list[str]:

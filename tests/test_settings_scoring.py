@@ -153,3 +153,28 @@ def test_score_unsupervised_reads_prediction_pngs(video, tmp_path):
     matching, rows = score_unsupervised(video, tmp_path)
     assert all(matching.assignment[o] == o for o in video.objects)
     assert all(math.isclose(r["JF_hat"], 1.0) for r in rows)
+
+
+def test_match_matrix_equals_pairwise_scoring(video):
+    objs = sorted(video.objects)
+    rng = np.random.default_rng(1)
+    preds = {}
+    for t in video.annotated:
+        gt = video.gt(t)
+        p = np.zeros_like(gt)
+        p[np.roll(gt == objs[0], 3, axis=1)] = 10  # a shifted copy of one object
+        p[(gt == objs[1]) & (rng.random(gt.shape) > 0.3)] = 11  # a ragged copy of another
+        p[:8, :8] = 12  # a corner blob
+        preds[t] = p
+    matching, _ = score_unsupervised(video, preds)
+    assert matching.proposals == (10, 11, 12)
+    for i, o in enumerate(objs):
+        for j, prop in enumerate(matching.proposals + (None,) * (matching.score.shape[1] - 3)):
+            vals = []
+            for t in video.annotated:
+                g = (video.gt(t) == o).astype(np.uint8)
+                q = np.zeros_like(g) if prop is None else (preds[t] == prop).astype(np.uint8)
+                s = score_frame(q, g, [1])[1]
+                vals.append((s.J, s.F_hat))
+            j_mean, f_mean = np.mean(vals, axis=0)
+            assert matching.score[i, j] == pytest.approx((j_mean + f_mean) / 2)

@@ -14,9 +14,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(without it: from the meta)")
     parser.add_argument("--layout", default="mose", choices=("mose", "davis"), help="dataset layout of --data")
     parser.add_argument("--split", default=None, help="split of --data (MOSE sub-folder / DAVIS ImageSets list)")
-    parser.add_argument("--frames", default="all", choices=("all", "annotated"),
-                        help="frames due per video with --data: every frame (default) or the ground-truth "
-                        "frames only (what the official MOSEv2 scorer reads)")
+    parser.add_argument("--frames", default="all", choices=("all", "annotated", "auto"),
+                        help="frames due per video with --data: every frame (check-predictions default), "
+                        "the ground-truth frames only (what the official MOSEv2 scorer reads), or auto: "
+                        "ground-truth frames where the local ground truth is complete (pack default)")
     parser.add_argument("--max-problems", type=int, default=20, metavar="N", help="list at most N problems")
 
 

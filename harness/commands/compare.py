@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "paired bootstrap comparison (mean difference, 95% CI, p-value) of two `mosebench score` outputs"
+HELP = "paired bootstrap comparison (mean difference, 95%% CI, p-value) of two `mosebench score` outputs"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -11,6 +11,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from harness.commands.check_predictions import add_arguments as add_check_arguments
 
     add_check_arguments(parser)
+    parser.set_defaults(frames="auto")
     parser.add_argument("-o", "--output", required=True, help="zip file to write (atomically)")
 
 

@@ -26,6 +26,7 @@ def server_command(store_uri: str, artifacts: str, host: str, port: int) -> list
 
 def run(args: argparse.Namespace) -> int:
     import os
+    import signal
     import subprocess
     from pathlib import Path
 
@@ -58,7 +59,23 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"MLflow UI at http://{args.host}:{args.port}  (store {store}; Ctrl-C stops it)", flush=True)
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    # The server forks workers: run it in its own process group and stop the whole group when we
+    # are interrupted or terminated, so nothing is left listening.
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+
+    def _stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
     try:
-        return subprocess.call(cmd, env=env)
+        return proc.wait()
     except KeyboardInterrupt:
         return 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()

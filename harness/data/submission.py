@@ -3,7 +3,8 @@
 Which frames must be present (the rule ``check-predictions`` and ``pack`` apply):
 
 * with a dataset (``--data``): every frame of the video's ``JPEGImages`` (``frames="all"``, what the
-  harness writes), or only its ground-truth frames (``frames="annotated"``);
+  harness writes), or only its ground-truth frames (``frames="annotated"``), or ``"auto"`` (the
+  ``pack`` default): the ground-truth frames where the local ground truth is complete, else all;
 * without one, from the meta: YouTube-VOS form: every frame some object lists; MOSE form (no frame
   names): at least ``length`` PNGs per video.
 
@@ -12,7 +13,8 @@ i-th of them for its i-th ground-truth frame (i = 1 .. length-2) and opens the g
 same name. So on the server the prediction folder must hold the ground-truth frames and nothing
 that sorts before them. For MOSE's released splits JPEGImages holds exactly the frames to segment,
 so ``all`` and ``annotated`` agree; for a sparsely annotated set with every frame (like
-``mosebench synth --annotate-every 5``) pack with ``frames="annotated"`` for the official scorer.
+``mosebench synth --annotate-every 5``) the official scorer fails on every-frame predictions
+(verified), hence ``pack``'s ``auto`` default.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from harness.data.dataset import Dataset, sort_frame_names
 from harness.data.meta import Meta
 from harness.errors import DataError
 
-FRAME_RULES = ("all", "annotated")
+FRAME_RULES = ("all", "annotated", "auto")
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ def _expectations(meta: Meta, dataset: Dataset | None, frames: str) -> list[_Exp
         objs = frozenset(vm.objects)
         if dataset is not None:
             v = dataset.video(name)
-            if frames == "annotated":
+            if frames == "annotated" or (frames == "auto" and v.gt_complete):
                 if not v.gt_complete:
                     raise DataError(f"video {name!r}: the local ground truth is partial ({len(v.annotated)} of "
                                     f"{v.gt_length} frames), so the annotated frames are unknown; use frames='all'")

@@ -12,8 +12,9 @@ object (which grows: SV), every video gets five of six object *roles* in rotatio
 consecutive videos cover all of them: ``fast`` (FM), ``leaver`` (slides out of view and back: OV,
 DR), ``hidden`` (a big untracked occluder passes in front: OCC, DR), ``crowd`` (three same-looking
 untracked clones close by: CRO), ``small`` (low-contrast and tiny: DV), ``late`` (first appears
-mid-video). Video ``i % 3 == 1`` has a shot cut (MS: new background, every object jumps), video
-``i % 3 == 2`` is dark and noisy (CE). ``long_frames=L`` adds one more video of ``L`` frames (LD
+mid-video). Video ``i % 3 == 1`` has a shot cut (MS: new background, positions mirrored through the
+frame centre), video ``i % 3 == 2`` is dark and noisy (CE). An object that happens to be hidden on
+every annotated frame is left out of the meta. ``long_frames=L`` adds one more video of ``L`` frames (LD
 when ``L > 300``). The codes in attributes.json are *measured* on the rendered ground truth with the
 TABLE 3 definitions (e.g. FM: mean centroid motion > 20 px), except CRO/MS/CE, which are by design.
 
@@ -25,6 +26,7 @@ existing output returns it untouched.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -128,7 +130,7 @@ def _plan(rng: np.random.Generator, index: int, T: int, H: int, W: int, K: int) 
             ox = np.interp(t, [0, 0.3 * T, 0.45 * T, 0.55 * T, 0.7 * T, T],
                            [tx - 2.2 * W, tx - 2 * big, tx, tx, tx + 2 * big, tx + 2.2 * W])
             occ = _sprite(rng, 0, big, ox, cy, T, z=9)
-            sprites.append(Sprite(**{**occ.__dict__, "lobe_amp": 0.0, "ry": big, "rx": big}))
+            sprites.append(dataclasses.replace(occ, lobe_amp=0.0, rx=big, ry=big))  # a plain disc
         elif role == "crowd":
             r = r0 * 0.75
             cx, cy = walk(r * 3.5, m * 0.015)
@@ -253,10 +255,10 @@ def _render_video(root: Path, name: str, rng: np.random.Generator, index: int, T
         (root / "JPEGImages" / name / f"{t:05d}.jpg").write_bytes(buf.getvalue())
         if is_ann[t]:
             (root / "Annotations" / name / f"{t:05d}.png").write_bytes(encode_label_png(labels))
-    attrs = _measure(stats, annotated, H, W, T, cut, dark, crowd_ids)
-    for oid in tracked:
-        if not (stats[oid][0, annotated] > 0).any():
-            raise AssertionError(f"synth bug: object {oid} of {name} is on no annotated frame")
+    # An object hidden on every annotated frame (e.g. a small one behind others) has no ground truth:
+    # it is left out of the meta (its pixels are background in every PNG anyway).
+    tracked = [oid for oid in tracked if (stats[oid][0, annotated] > 0).any()]
+    attrs = _measure({oid: stats[oid] for oid in tracked}, annotated, H, W, T, cut, dark, crowd_ids)
     shapes = {s.obj_id: ("star" if s.lobe_amp > 0.12 else "blob") for s in sprites if s.obj_id}
     meta = {"length": len(annotated), "height": H, "width": W,
             "objects": {str(oid): {"category": shapes[oid]} for oid in tracked}}

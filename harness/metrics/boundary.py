@@ -20,6 +20,7 @@ special last-row / last-column rule, which :func:`window_bmaps` applies only at 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -62,6 +63,22 @@ def seg2bmap(seg: np.ndarray) -> np.ndarray:
     return b
 
 
+_K2 = np.ones((2, 2), dtype=np.uint8)
+
+
+def seg2bmap_fast(seg: np.ndarray) -> np.ndarray:
+    """:func:`seg2bmap` via OpenCV as ``(H, W) uint8`` 0/1: max - min over the 2x2 block
+    {p, E, S, SE} (anchor top-left).
+
+    OpenCV's morphology ignores pixels outside the image, which gives exactly the last-row (E only),
+    last-column (S only) and corner (never) rules.
+    """
+    import cv2
+
+    u8 = np.ascontiguousarray(seg, dtype=bool).view(np.uint8)
+    return cv2.subtract(cv2.dilate(u8, _K2, anchor=(0, 0)), cv2.erode(u8, _K2, anchor=(0, 0)))
+
+
 def window_bmaps(masks: tuple[np.ndarray, ...], at_bottom: bool, at_right: bool) -> tuple[np.ndarray, ...]:
     """Boundary maps of crops of masks that are zero outside the crop (except at the frame edge).
 
@@ -76,12 +93,12 @@ def window_bmaps(masks: tuple[np.ndarray, ...], at_bottom: bool, at_right: bool)
     out = []
     for m in masks:
         if at_bottom and at_right:
-            out.append(seg2bmap(m))
+            out.append(seg2bmap_fast(m).view(bool))
             continue
         # pad with the zero neighbours the full frame has; the padded row/col itself is trimmed
         pad = np.zeros((m.shape[0] + (not at_bottom), m.shape[1] + (not at_right)), dtype=bool)
         pad[: m.shape[0], : m.shape[1]] = m
-        out.append(seg2bmap(pad)[: m.shape[0], : m.shape[1]])
+        out.append(np.ascontiguousarray(seg2bmap_fast(pad)[: m.shape[0], : m.shape[1]]).view(bool))
     return tuple(out)
 
 
@@ -89,25 +106,143 @@ def dilate(bmap: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """``cv2.dilate(bmap, kernel)`` (anchor at the kernel centre ``k // 2``, outside = 0) as bool."""
     import cv2
 
-    return cv2.dilate(bmap.view(np.uint8), kernel).view(bool)
+    return cv2.dilate(np.ascontiguousarray(bmap).view(np.uint8), kernel).view(bool)
+
+
+@lru_cache(maxsize=64)
+def disk_rects(radius: float) -> np.ndarray:
+    """The disk's kernel offsets as rectangles ``(n, 4) int64`` rows ``(dy0, dy1, dx0, dx1)`` (inclusive).
+
+    Offsets are relative to OpenCV's anchor ``k // 2``: ``cv2.dilate(src, disk(r))`` is 1 at ``p`` iff
+    ``src`` has a 1 inside one of these rectangles shifted to ``p``. Each kernel row is one run; equal
+    consecutive runs are merged.
+    """
+    k = disk(radius)
+    a = k.shape[0] // 2
+    rects: list[list[int]] = []
+    for i in range(k.shape[0]):
+        nz = np.flatnonzero(k[i])
+        if nz.size == 0:
+            continue
+        dx0, dx1 = int(nz[0]) - a, int(nz[-1]) - a
+        if rects and rects[-1][1] == i - a - 1 and rects[-1][2:] == [dx0, dx1]:
+            rects[-1][1] = i - a
+        else:
+            rects.append([i - a, i - a, dx0, dx1])
+    if not rects:
+        # a radius so small that no grid point falls inside (e.g. r = 0.51 on a 40x50 frame): OpenCV then
+        # uses the kernel's top-left element alone (preprocess2DKernel forces one point at (0, 0))
+        rects.append([-a, -a, -a, -a])
+    out = np.array(rects, dtype=np.int64).reshape(-1, 4)
+    out.setflags(write=False)
+    return out
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A disk as rectangle queries: ``first`` = (bounding box, largest rectangle), then the rest."""
+
+    first: np.ndarray
+    rest: np.ndarray
+
+
+@lru_cache(maxsize=64)
+def _plan(radius: float) -> _Plan:
+    rects = disk_rects(radius)
+    outer = np.array([[rects[:, 0].min(), rects[:, 1].max(), rects[:, 2].min(), rects[:, 3].max()]])
+    areas = (rects[:, 1] - rects[:, 0] + 1) * (rects[:, 3] - rects[:, 2] + 1)
+    big = int(np.argmax(areas))
+    return _Plan(np.concatenate([outer, rects[big: big + 1]]), np.delete(rects, big, axis=0))
+
+
+@dataclass(frozen=True)
+class _Bmap:
+    """A boundary map prepared for coverage queries: its pixel coordinates and integral image."""
+
+    ys: np.ndarray
+    xs: np.ndarray
+    integral: np.ndarray  # of the map cropped to its points' box, whose top-left is (oy, ox)
+    oy: int = 0
+    ox: int = 0
+
+    @property
+    def n(self) -> int:
+        return int(self.ys.size)
+
+
+def _prepare(bmap: np.ndarray) -> _Bmap:
+    import cv2
+
+    # OpenCV must see a contiguous buffer: a strided view would be read as if it were contiguous
+    u8 = np.ascontiguousarray(bmap)
+    u8 = u8.view(np.uint8) if u8.dtype == bool else u8
+    pts = cv2.findNonZero(u8)
+    if pts is None:
+        empty = np.empty(0, dtype=np.int64)
+        return _Bmap(empty, empty, np.empty((0, 0), dtype=np.int32))
+    pts = pts.reshape(-1, 2).astype(np.int64)
+    ys, xs = pts[:, 1], pts[:, 0]
+    oy, ox = int(ys[0]), int(xs.min())  # findNonZero returns row-major order
+    box = np.ascontiguousarray(u8[oy: int(ys[-1]) + 1, ox: int(xs.max()) + 1])
+    return _Bmap(ys, xs, cv2.integral(box), oy, ox)
+
+
+def _box_sums(src: _Bmap, ys: np.ndarray, xs: np.ndarray, rects: np.ndarray) -> np.ndarray:
+    """``(m, n)``: number of ``src`` pixels in each of the ``n`` rectangles shifted to each point."""
+    integ = src.integral
+    h, w = integ.shape[0] - 1, integ.shape[1] - 1
+    ys, xs = (ys - src.oy)[:, None], (xs - src.ox)[:, None]
+
+    def clip(a: np.ndarray, hi: int) -> np.ndarray:
+        return np.minimum(np.maximum(a, 0, out=a), hi, out=a)
+
+    y0 = clip(ys + rects[:, 0], h)
+    y1 = clip(ys + (rects[:, 1] + 1), h)
+    x0 = clip(xs + rects[:, 2], w)
+    x1 = clip(xs + (rects[:, 3] + 1), w)
+    return integ[y1, x1] - integ[y0, x1] - integ[y1, x0] + integ[y0, x0]
+
+
+def _covered(src: _Bmap, tgt: _Bmap, plan: _Plan) -> int:
+    """Number of ``tgt`` pixels where ``cv2.dilate(src, disk)`` is 1 (the disk given as a plan).
+
+    Exact. Cheap tests first: nothing in the disk's bounding box -> miss; a pixel in the disk's
+    largest rectangle -> hit; only the points left are tested against every rectangle.
+    """
+    sums = _box_sums(src, tgt.ys, tgt.xs, plan.first)
+    hit = sums[:, 1] > 0
+    n = int(np.count_nonzero(hit))
+    if plan.rest.size:
+        open_ = (sums[:, 0] > 0) & ~hit
+        if open_.any():
+            rest = _box_sums(src, tgt.ys[open_], tgt.xs[open_], plan.rest)
+            n += int(np.count_nonzero((rest > 0).any(axis=1)))
+    return n
+
+
+def f_measures(pred_b: np.ndarray, gt_b: np.ndarray, radii: tuple[float, ...]) -> tuple[float, ...]:
+    """Boundary F-measure of two boundary maps (same shape; bool or 0/1 uint8) for each radius.
+
+    Equal to matching with ``cv2.dilate(·, disk(r))`` but evaluated only at boundary pixels.
+    """
+    pb, gb = _prepare(pred_b), _prepare(gt_b)
+    n_fg, n_gt = pb.n, gb.n
+    if n_fg == 0 and n_gt == 0:
+        return (1.0,) * len(radii)
+    if n_fg == 0 or n_gt == 0:
+        return (0.0,) * len(radii)
+    out = []
+    for r in radii:
+        plan = _plan(float(r))
+        precision = _covered(gb, pb, plan) / float(n_fg)
+        recall = _covered(pb, gb, plan) / float(n_gt)
+        out.append(0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall))
+    return tuple(out)
 
 
 def f_from_bmaps(pred_b: np.ndarray, gt_b: np.ndarray, radius: float) -> float:
     """Boundary F-measure of two boundary maps of the same shape with a disk of ``radius``."""
-    n_fg = int(np.count_nonzero(pred_b))
-    n_gt = int(np.count_nonzero(gt_b))
-    if n_fg == 0 and n_gt == 0:
-        return 1.0
-    if n_fg == 0 or n_gt == 0:
-        return 0.0
-    kernel = disk(radius)
-    fg_match = int(np.count_nonzero(pred_b & dilate(gt_b, kernel)))
-    gt_match = int(np.count_nonzero(gt_b & dilate(pred_b, kernel)))
-    precision = fg_match / float(n_fg)
-    recall = gt_match / float(n_gt)
-    if precision + recall == 0:
-        return 0.0
-    return 2 * precision * recall / (precision + recall)
+    return f_measures(pred_b, gt_b, (radius,))[0]
 
 
 def boundary_f(pred: np.ndarray, gt: np.ndarray, radius: float) -> float:

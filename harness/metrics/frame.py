@@ -1,9 +1,8 @@
 """Per-frame scores of every object of one frame: pure functions of label arrays.
 
-One pass per frame serves all objects: object boxes come from a single ``find_objects`` scan of
-each label map, and all pixel work (counts, boundaries, dilations) happens inside the union box
-of the object's GT and predicted masks (plus one pixel up/left, where ``seg2bmap`` can mark
-background pixels), which gives exactly the full-frame numbers.
+Each label map is decoded once per frame for all objects, and all pixel work of an object (counts,
+boundaries, boundary matching) happens inside the union box of its GT and predicted masks (plus one
+pixel around it), which gives exactly the full-frame numbers.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.metrics.boundary import f_from_bmaps, window_bmaps
+from harness.metrics.boundary import f_measures, seg2bmap_fast
 from harness.metrics.region import diagonal, jaccard_davis, jaccard_mose
 
 PROTOCOLS = ("mose", "davis")
@@ -70,6 +69,17 @@ def boundary_radii(gt_area: int, height: int, width: int) -> tuple[float, float]
     return base, base
 
 
+def _bbox(labels: np.ndarray, oid: int) -> tuple[slice, slice] | None:
+    """Bounding box of ``labels == oid`` as slices, or None (cheaper than ``find_objects`` for a few ids)."""
+    m = labels == oid
+    rows = np.flatnonzero(m.any(axis=1))
+    if rows.size == 0:
+        return None
+    band = m[rows[0]: rows[-1] + 1]
+    cols = np.flatnonzero(band.any(axis=0))
+    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+
+
 def _slices_box(sl: tuple[slice, slice] | None) -> tuple[float, float, float, float]:
     if sl is None:
         return (math.nan,) * 4
@@ -87,21 +97,16 @@ def measure_frame(pred: np.ndarray, gt: np.ndarray, obj_ids: tuple[int, ...] | l
         protocol: ``"mose"`` (J with +1 smoothing, F and adaptive F̂) or ``"davis"`` (plain IoU,
             F with ``r = ceil(0.008 * D)``; ``F_hat`` is NaN).
     """
-    from scipy.ndimage import find_objects
-
     if pred.shape != gt.shape:
         raise ValueError(f"prediction {pred.shape} and ground truth {gt.shape} differ in shape")
     h, w = gt.shape
     k = len(obj_ids)
-    top = max(obj_ids) if k else 0
-    gt_sl = find_objects(gt, max_label=top) if k else []
-    pred_sl = find_objects(pred, max_label=top) if k else []
     out = {name: np.empty(k) for name in ("J", "F", "F_hat", "gt_area", "pred_area", "gt_cx", "gt_cy")}
     gt_box = np.empty((k, 4))
     pred_box = np.empty((k, 4))
     davis_r = float(math.ceil(0.008 * diagonal(h, w)))
     for i, oid in enumerate(obj_ids):
-        gs, ps = gt_sl[oid - 1], pred_sl[oid - 1]
+        gs, ps = _bbox(gt, oid), _bbox(pred, oid)
         gt_box[i] = _slices_box(gs)
         pred_box[i] = _slices_box(ps)
         if gs is None and ps is None:
@@ -111,10 +116,12 @@ def measure_frame(pred: np.ndarray, gt: np.ndarray, obj_ids: tuple[int, ...] | l
             out["gt_cx"][i] = out["gt_cy"][i] = math.nan
             continue
         both = [s for s in (gs, ps) if s is not None]
-        y1 = max(s[0].stop for s in both)
-        x1 = max(s[1].stop for s in both)
+        # window: the union box plus one pixel up/left (background pixels there can be boundary) and
+        # one down/right where the frame continues (zeros, so seg2bmap's edge rule never fires inside)
         y0 = max(min(s[0].start for s in both) - 1, 0)
         x0 = max(min(s[1].start for s in both) - 1, 0)
+        y1 = min(max(s[0].stop for s in both) + 1, h)
+        x1 = min(max(s[1].stop for s in both) + 1, w)
         g = gt[y0:y1, x0:x1] == oid
         p = pred[y0:y1, x0:x1] == oid
         ga = int(np.count_nonzero(g))
@@ -129,16 +136,17 @@ def measure_frame(pred: np.ndarray, gt: np.ndarray, obj_ids: tuple[int, ...] | l
             out["gt_cx"][i] = x0 + float(cols @ np.arange(cols.size)) / ga
         else:
             out["gt_cx"][i] = out["gt_cy"][i] = math.nan
-        pb, gb = window_bmaps((p, g), at_bottom=y1 == h, at_right=x1 == w)
+        pb, gb = seg2bmap_fast(p), seg2bmap_fast(g)
         if protocol == "mose":
             out["J"][i] = jaccard_mose(inter, union)
             r_f, r_hat = boundary_radii(ga, h, w)
-            f = f_from_bmaps(pb, gb, r_f)
-            out["F"][i] = f
-            out["F_hat"][i] = f if r_hat == r_f else f_from_bmaps(pb, gb, r_hat)
+            if r_hat == r_f:
+                out["F"][i] = out["F_hat"][i] = f_measures(pb, gb, (r_f,))[0]
+            else:
+                out["F"][i], out["F_hat"][i] = f_measures(pb, gb, (r_f, r_hat))
         else:
             out["J"][i] = jaccard_davis(inter, union)
-            out["F"][i] = f_from_bmaps(pb, gb, davis_r)
+            out["F"][i] = f_measures(pb, gb, (davis_r,))[0]
             out["F_hat"][i] = math.nan
     return FrameMeasures(gt_box=gt_box, pred_box=pred_box, **out)
 

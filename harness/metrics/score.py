@@ -170,7 +170,7 @@ def _check_pred_root(pred_root: Path, names: list[str]) -> None:
 
 def score_video(job: VideoJob) -> dict[str, np.ndarray]:
     """Score one video frame by frame; returns per-frame columns (one entry per object and frame)."""
-    from harness.data.masks import read_label_png
+    from harness.metrics.pngread import read_labels
 
     k, n = len(job.objects), len(job.frames)
     cols: dict[str, np.ndarray] = {c: np.empty(n * k) for c in
@@ -179,13 +179,11 @@ def score_video(job: VideoJob) -> dict[str, np.ndarray]:
     size = (job.height, job.width)
     empty = np.zeros(size, dtype=np.uint8)
     for t, frame in enumerate(job.frames):
-        gt = read_label_png(os.path.join(job.gt_dir, frame + ".png"), expect_size=size,
-                            what="ground-truth mask")
+        gt = read_labels(os.path.join(job.gt_dir, frame + ".png"), expect_size=size, what="ground-truth mask")
         if frame in job.missing:
             pred = empty
         else:
-            pred = read_label_png(os.path.join(job.pred_dir, frame + ".png"), expect_size=size,
-                                  what="prediction")
+            pred = read_labels(os.path.join(job.pred_dir, frame + ".png"), expect_size=size, what="prediction")
         m = measure_frame(pred, gt, job.objects, job.protocol)
         rows = slice(t * k, (t + 1) * k)
         for c in cols:

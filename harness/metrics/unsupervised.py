@@ -153,25 +153,24 @@ def score_unsupervised(video: Video, predictions: PredSource, *, protocol: str =
             f"the unsupervised protocol allows at most {MAX_PROPOSALS} per video (DAVIS rule) — "
             "keep the 20 best tracks (the method's max_objects)")
     n, m, nf = len(objects), max(len(proposals), len(objects)), len(frames)
-    # vals[i, j, t] = (J, F, F_hat) of object i scored against column j (proposal or empty).
+    # vals[i, c, t] = (J, F, F_hat) of object i scored against column c (a proposal, or empty when
+    # c >= len(proposals)). Round r pairs object i with column (i + r) % m by relabelling the
+    # proposals to object ids, so one metrics-engine call scores n pairs and m rounds cover all.
     vals = np.zeros((n, m, nf, 3))
     gt_area = np.zeros((n, nf))
     for t, (gt, pred) in enumerate(zip(gts, preds)):
-        obj_map = np.zeros_like(gt)
-        prop_map = np.zeros_like(pred)
-        for i, oid in enumerate(objects):
-            g = gt == oid
-            obj_map[g] = 1
-            gt_area[i, t] = np.count_nonzero(g)
-            for j in range(m):
-                if j < len(proposals):
-                    p = pred == proposals[j]
-                    prop_map[p] = 1
-                mf = measure_frame(prop_map, obj_map, [1], protocol)
-                vals[i, j, t] = (mf.J[0], mf.F[0], mf.F_hat[0] if protocol == "mose" else np.nan)
-                if j < len(proposals):
-                    prop_map[p] = 0
-            obj_map[g] = 0
+        counts = np.bincount(gt.ravel(), minlength=256)
+        gt_area[:, t] = [counts[o] for o in objects]
+        for r in range(m):
+            lut = np.zeros(256, dtype=np.uint8)
+            for i, oid in enumerate(objects):
+                c = (i + r) % m
+                if c < len(proposals):
+                    lut[proposals[c]] = oid
+            mf = measure_frame(lut[pred], gt, list(objects), protocol)
+            for i in range(n):
+                c = (i + r) % m
+                vals[i, c, t] = (mf.J[i], mf.F[i], mf.F_hat[i] if protocol == "mose" else np.nan)
     boundary = vals[..., 2] if protocol == "mose" else vals[..., 1]
     score = (vals[..., 0].mean(axis=2) + boundary.mean(axis=2)) / 2 if nf else np.zeros((n, m))
     matching = match_scores(score, objects, proposals)

@@ -67,6 +67,9 @@ def log_run(run: RunDir, cfg: ExperimentConfig, *, uri: str | None = None) -> li
 
     from harness.runner.driver import load_provenance, run_cells
 
+    # Fail fast on an unreachable server instead of MLflow's minutes of retries (users may override).
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     uri = uri or tracking_uri(cfg)
     client = MlflowClient(tracking_uri=uri)
     name = experiment_name(cfg)
@@ -125,9 +128,6 @@ def log_run(run: RunDir, cfg: ExperimentConfig, *, uri: str | None = None) -> li
 
 def log_run_safely(run: RunDir, cfg: ExperimentConfig, *, uri: str | None = None) -> str:
     """:func:`log_run`, but an unreachable store leaves a note instead of failing the run."""
-    # Fail fast on an unreachable server instead of MLflow's minutes of retries.
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
     uri = uri or tracking_uri(cfg)
     pending = run.root / "mlflow_pending.json"
     try:

@@ -41,6 +41,23 @@ def _job_id() -> str:
     return f"inline-{os.getpid()}"
 
 
+def merge_masks(masks: Mapping[int, Any], shape: tuple[int, int]):
+    """``obj_id -> (H, W) bool`` into ``(H, W) uint8`` ids, larger id winning overlaps.
+
+    Same result as :func:`harness.data.masks.masks_to_labels`, ~2x faster at 720p (``copyto`` with
+    ``where=`` instead of boolean indexing, no ``any()`` pass): this runs once per frame on the
+    model's thread.
+    """
+    import numpy as np
+
+    out = np.zeros(shape, np.uint8)
+    for oid in sorted(masks):
+        m = masks[oid]
+        if m is not None:
+            np.copyto(out, np.uint8(oid), where=np.asarray(m, dtype=bool))
+    return out
+
+
 def _labels_from_boxes(boxes: Mapping[int, Any], shape: tuple[int, int]):
     import numpy as np
 
@@ -58,15 +75,16 @@ def _labels_from_boxes(boxes: Mapping[int, Any], shape: tuple[int, int]):
 
 
 def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, device: str = "cpu",
-                  attempt: int = 1, on_frame: Callable[[], None] | None = None) -> dict:
+                  attempt: int = 1, on_frame: Callable[[], None] | None = None, writers: int = 2) -> dict:
     """Predict one video and write its PNGs and record. Returns the record.
 
     Box-only methods (trackers) get their boxes rasterised into the PNGs and kept per frame in the
     record (``boxes``: obj_id -> list of ``[x, y, w, h]`` or None), which VOT scoring reads.
     """
+    from contextlib import ExitStack
+
     import numpy as np
 
-    from harness.data.masks import masks_to_labels
     from harness.data.writer import PredictionWriter
     from harness.runner.timing import PeakRSS, cuda_peak_bytes, reset_cuda_peak
 
@@ -80,7 +98,10 @@ def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, d
     append_line(cell_dir.events, {"event": "start", "video": video.name, "job": _job_id(),
                                   "host": socket.gethostname(), "pid": os.getpid(), "attempt": attempt,
                                   "time": started})
-    with PredictionWriter(cell_dir.predictions, video) as writer:
+    with ExitStack() as stack:
+        # PNG encoding releases the GIL: `writers` background writers (frames round-robin, each
+        # file written by exactly one) keep up with fast methods at 720p on two cores.
+        pool = [stack.enter_context(PredictionWriter(cell_dir.predictions, video)) for _ in range(max(1, writers))]
         last = [time.perf_counter()]
 
         def emit(result: Any) -> None:
@@ -89,10 +110,10 @@ def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, d
                 raise RuntimeError(f"video '{video.name}': setting emitted frame {i} twice or out of "
                                    f"range 0..{n - 1}")
             if result.masks:
-                labels = masks_to_labels(dict(result.masks), shape)
+                labels = merge_masks(result.masks, shape)
             else:
                 labels = _labels_from_boxes(result.boxes, shape)
-            writer.write(i, labels)
+            pool[i % len(pool)].write(i, labels)
             for oid, b in result.boxes.items():
                 boxes.setdefault(int(oid), [None] * n)[i] = None if b is None else [float(x) for x in b]
             now = time.perf_counter()
@@ -144,6 +165,7 @@ def run_shard(run_dir: str | os.PathLike, shard: Shard, *, method_overrides: Map
     done: list[str] = []
     skipped: list[str] = []
     failed: list[str] = []
+    tracebacks: list[str] = []
     bar = None
     if progress:
         from tqdm import tqdm
@@ -178,6 +200,7 @@ def run_shard(run_dir: str | os.PathLike, shard: Shard, *, method_overrides: Map
                                                      "traceback": tb, "job": _job_id(), "attempt": attempt,
                                                      "finished_at": time.time()})
                 failed.append(f"{item.cell}/{v}")
+                tracebacks.append(f"--- {item.cell}/{v} ---\n" + "".join(tb.splitlines(True)[-15:]))
                 print(f"[mosebench] {item.cell}/{v} failed:\n{tb}", flush=True)
             if bar is not None:
                 bar.update(1)
@@ -187,5 +210,5 @@ def run_shard(run_dir: str | os.PathLike, shard: Shard, *, method_overrides: Map
     report = ShardReport(shard.index, tuple(done), tuple(skipped), tuple(failed))
     if failed:
         raise ShardFailed(f"shard {shard.index}: {len(failed)} video(s) failed: {', '.join(failed)} "
-                          "(see each video's record for its traceback)")
+                          "(full tracebacks in each video's record)\n" + "\n".join(tracebacks[:5]))
     return report

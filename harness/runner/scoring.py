@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 
+SMALL_CELL_FRAMES = 1500
+
+
 def _numbers(d: Mapping[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in d.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
             and k not in ("n_objects", "n_missing", "n_frames", "n_sequences", "n_entries")}
@@ -23,7 +26,10 @@ def _vos(dataset: Any, dcfg: Any, videos: list[str], pred: Path, out: Path) -> d
     from harness.metrics.score import score
 
     gt_root = Path(dataset.video(videos[0]).ann_dir).parent
-    summary = score(dataset.meta_path, gt_root, pred, out, protocol=dcfg.protocol, videos=videos)
+    frames = sum(len(dataset.video(v).annotated) for v in videos)
+    # a worker pool costs seconds to start: worth it only for real datasets
+    jobs = 1 if frames <= SMALL_CELL_FRAMES else 0
+    summary = score(dataset.meta_path, gt_root, pred, out, protocol=dcfg.protocol, videos=videos, jobs=jobs)
     d = summary.as_dict()
     return {"metrics": _numbers(d), "n_objects": d.get("n_objects")}
 
@@ -67,7 +73,8 @@ def _interactive(records: Mapping[str, dict], setting: Any, out: Path) -> dict[s
         kwargs = {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name in accepted}
     s = summarize([records[v].get("extra", {}) for v in sorted(records)], **kwargs)
     write_json(out / "interactive.json", asdict(s))
-    return {"metrics": _numbers(asdict(s)), "n_objects": s.n_entries}
+    keep = set(getattr(setting, "metrics", ())) or {"AUC", "JF_at_60s", "JF"}
+    return {"metrics": {k: v for k, v in _numbers(asdict(s)).items() if k in keep}, "n_objects": s.n_entries}
 
 
 def score_cell(setting: Any, dataset: Any, dcfg: Any, records: Mapping[str, dict], pred: Path,

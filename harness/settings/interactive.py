@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import zlib
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -55,7 +55,29 @@ class InteractiveConfig:
     time_threshold_s: float = 60.0
     enforce_time_budget: bool = True
     protocol: str = "mose"
-    robot: RobotConfig = field(default_factory=RobotConfig)
+    robot_kernel_fraction: float = 0.2
+    robot_max_kernel_radius: float = 16.0
+    robot_min_nodes: int = 4
+    robot_max_grid: int = 192
+
+    def __post_init__(self) -> None:
+        from harness.errors import ConfigError
+
+        if self.max_interactions < 1:
+            raise ConfigError(f"setting.interactive.max_interactions must be >= 1, got {self.max_interactions}")
+        if self.seconds_per_object_interaction <= 0:
+            raise ConfigError("setting.interactive.seconds_per_object_interaction must be > 0, got "
+                              f"{self.seconds_per_object_interaction}")
+        if self.protocol not in ("mose", "davis"):
+            raise ConfigError(f"setting.interactive.protocol must be mose | davis, got {self.protocol!r}")
+        if not 0 <= self.robot_kernel_fraction < 1:
+            raise ConfigError("setting.interactive.robot_kernel_fraction must be in [0, 1), got "
+                              f"{self.robot_kernel_fraction}")
+
+    @property
+    def robot(self) -> RobotConfig:
+        return RobotConfig(self.robot_kernel_fraction, self.robot_max_kernel_radius, self.robot_min_nodes,
+                           self.robot_max_grid)
 
 
 class _Packed:

@@ -1,0 +1,146 @@
+"""Harness throughput: the whole predict loop with the `static` method on 720p synthetic video.
+
+    .venv/bin/python benchmarks/bench_harness_throughput.py [--videos 2] [--frames 150] [--repeats 2]
+
+`static` copies each object's prompted mask forward (near-zero model time), so frames/s of the loop
+is what the harness itself costs per frame: the setting's driving, merging masks into a label map,
+handing it to the background PNG writer (atomic palette PNG, compress_level=1), per-frame timing
+records, and the final flush. The run goes through the real runner (`mosebench run` machinery,
+`cluster=inline`, scoring and MLflow off) on a cached synthetic 720p set.
+
+A second variant, `static+decode`, also decodes every JPEG frame through the prefetching reader
+(what any real model pays for input), to show that decoding overlaps with the rest.
+
+Target: >= 150 frames/s on the 2-core dev machine (a 25-FPS model then loses < 3% to the harness:
+1/25 s vs 1/150 s ... 25/(1 + 25/150) = 21.4 FPS would be 14%; the figure that matters is the
+harness's share of a frame's wall time, reported as `overhead_at_25fps`).
+
+Writes results/bench/harness_throughput.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TARGET_FPS = 150.0
+
+
+def _register_decode_variant() -> str:
+    from adapters.static_baseline import StaticBaseline, StaticSession
+    from harness import registry
+
+    class _DecodingSession(StaticSession):
+        def propagate(self):
+            frames = self.video.stream()
+            for fr in super().propagate():
+                _, img = next(frames)  # the frame a real model would consume (prefetched)
+                assert img.shape[2] == 3
+                yield fr
+
+    class StaticDecode(StaticBaseline):
+        name = "static-decode"
+
+        def open_session(self, video, max_objects: int = 20):
+            return _DecodingSession(self, video)
+
+    if "static-decode" not in registry.names():
+        registry.register("static-decode", StaticDecode)
+    return "static-decode"
+
+
+def run_variant(method: str, data: Path, out: Path, repeats: int) -> dict:
+    from harness.config import load_experiment
+    from harness.runner.driver import run_experiment
+    from harness.runner.rundir import RunDir
+
+    best = None
+    for r in range(repeats):
+        results = out / f"{method}-{r}"
+        shutil.rmtree(results, ignore_errors=True)
+        cfg = load_experiment("smoke", [f"method={method}", f"results={results}", f"dataset.root={data}",
+                                        "cluster=inline", "progress=false", "mlflow.enabled=false"])
+        t0, c0 = time.perf_counter(), os.times()
+        outcome = run_experiment(cfg, quiet=True, score=False)
+        wall, c1 = time.perf_counter() - t0, os.times()
+        cpu = (c1.user - c0.user) + (c1.system - c0.system)
+        cell = RunDir(outcome.run_dir).cell(outcome.cells[0])
+        recs = [json.loads(p.read_text()) for p in sorted(cell.records.glob("*.json"))]
+        frames = sum(r["frames"] for r in recs)
+        loop = sum(r["loop_s"] for r in recs)
+        flushed = sum(r["wall_s"] for r in recs)
+        model = sum(r["model_s"] for r in recs)
+        res = {"method": method, "videos": len(recs), "frames": frames, "height": recs[0]["height"],
+               "width": recs[0]["width"], "loop_s": loop, "loop_and_flush_s": flushed, "model_s": model,
+               "run_wall_s": wall, "fps_loop": frames / loop, "fps_with_flush": frames / flushed,
+               "fps_run_wall": frames / wall, "cpu_ms_per_frame": 1000 * cpu / frames,
+               "load_avg_1min": os.getloadavg()[0],
+               "peak_host_rss_mib": max(r["peak_host_rss_bytes"] for r in recs) / 2**20}
+        if best is None or res["fps_with_flush"] > best["fps_with_flush"]:
+            best = res
+        shutil.rmtree(results, ignore_errors=True)
+    assert best is not None
+    harness_s = 1.0 / best["fps_with_flush"]
+    best["overhead_at_25fps"] = harness_s / (harness_s + 1 / 25.0)
+    return best
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--videos", type=int, default=2)
+    ap.add_argument("--frames", type=int, default=150)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--out", default=str(ROOT / "results" / "bench"))
+    args = ap.parse_args()
+    out = Path(args.out)
+    data = ROOT / "results" / "data" / f"bench-synth720-{args.videos}x{args.frames}"  # cached, git-ignored
+    if not data.exists():
+        from harness.data.synth import generate
+
+        print(f"generating {args.videos} x {args.frames} frames at 720p in {data} ...", flush=True)
+        tmp = data.with_name(data.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        generate(tmp, videos=args.videos, frames=args.frames, size=(720, 1280), seed=0)
+        tmp.rename(data)
+    work = out / "harness_throughput_runs"
+    results = [run_variant("static", data, work, args.repeats),
+               run_variant(_register_decode_variant(), data, work, args.repeats)]
+    shutil.rmtree(work, ignore_errors=True)
+    main_fps = results[0]["fps_with_flush"]
+    doc = {"benchmark": "harness_throughput", "target_fps": TARGET_FPS, "meets_target": main_fps >= TARGET_FPS,
+           "fps": main_fps, "variants": results, "machine": {"platform": platform.platform(),
+                                                             "python": platform.python_version(),
+                                                             "cpus": os.cpu_count()}}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "harness_throughput.json").write_text(json.dumps(doc, indent=1) + "\n")
+    lines = ["# Harness throughput (whole predict loop, 720p, cluster=inline)", "",
+             f"Target: >= {TARGET_FPS:.0f} frames/s with `static`. Result: **{main_fps:.0f} frames/s** "
+             f"({'meets' if doc['meets_target'] else 'BELOW'} target).", "",
+             "| variant | videos | frames | loop fps | fps incl. PNG flush | fps whole run | CPU ms/frame (all threads) "
+             "| harness share at 25 FPS | peak RSS MiB | load avg |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r['method']} | {r['videos']} | {r['frames']} | {r['fps_loop']:.0f} | "
+                     f"{r['fps_with_flush']:.0f} | {r['fps_run_wall']:.0f} | {r['cpu_ms_per_frame']:.1f} | "
+                     f"{100 * r['overhead_at_25fps']:.1f}% | {r['peak_host_rss_mib']:.0f} | {r['load_avg_1min']:.1f} |")
+    lines += ["", "`loop fps`: frames / time inside the setting's loop; `incl. PNG flush`: until every PNG is on "
+              "disk and the record written; `whole run`: including planning, dataset open and method load.",
+              "`static+decode` (static-decode) also decodes every JPEG through the prefetching reader.",
+              "`load avg`: the machine's 1-minute load average when the variant finished (the dev machine is "
+              "shared; wall-clock figures drop when it is above the core count, CPU ms/frame does not).", ""]
+    (out / "harness_throughput.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

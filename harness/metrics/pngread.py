@@ -1,0 +1,66 @@
+"""Fast path for reading label PNGs while scoring (falls back to the validating reader).
+
+Label masks are 8-bit palette or greyscale PNGs whose rows are stored unfiltered (what Pillow
+writes for palette images). For those, decoding is one ``zlib.decompress`` and a reshape, which
+skips Pillow's image object and the copy through ``tobytes``. Anything else (other bit depths,
+colour types, interlacing, row filters, damage, a wrong size) goes to
+:func:`harness.data.masks.read_label_png`, which decodes it or raises the usual ``DataError``.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+
+import numpy as np
+
+_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _fast(data: bytes) -> np.ndarray | None:
+    if not data.startswith(_SIGNATURE) or data[12:16] != b"IHDR":
+        return None
+    width, height, depth, colour, _comp, _filt, interlace = struct.unpack(">IIBBBBB", data[16:29])
+    if depth != 8 or colour not in (0, 3) or interlace != 0:
+        return None
+    idat = []
+    pos = 8
+    n = len(data)
+    while pos + 8 <= n:
+        (length,) = struct.unpack(">I", data[pos: pos + 4])
+        kind = data[pos + 4: pos + 8]
+        if kind == b"IDAT":
+            idat.append(data[pos + 8: pos + 8 + length])
+        elif kind == b"IEND":
+            break
+        pos += 12 + length
+    try:
+        raw = zlib.decompress(b"".join(idat))
+    except zlib.error:
+        return None
+    if len(raw) != height * (width + 1):
+        return None
+    rows = np.frombuffer(raw, dtype=np.uint8).reshape(height, width + 1)
+    if rows[:, 0].any():  # some row is filtered (Sub/Up/Average/Paeth): let Pillow undo it
+        return None
+    return rows[:, 1:]
+
+
+def read_labels(path: str | os.PathLike, *, expect_size: tuple[int, int] | None = None,
+                what: str = "mask") -> np.ndarray:
+    """``(H, W) uint8`` object ids of a label PNG; same results and errors as ``read_label_png``.
+
+    The array may be a read-only view; copy it before writing into it.
+    """
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        data = b""
+    arr = _fast(data) if data else None
+    if arr is None or (expect_size is not None and arr.shape != tuple(expect_size)):
+        from harness.data.masks import read_label_png
+
+        return read_label_png(path, expect_size=expect_size, what=what)
+    return arr

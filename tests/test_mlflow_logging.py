@@ -1,0 +1,156 @@
+"""MLflow: the default sqlite store, a real `mlflow server` (started by `mosebench ui`) queried through
+its REST API, logging later when the server was unreachable, and the runs page in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+from _runner_common import REPO, main, run_dir_from, smoke
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=20) as r:
+        return json.loads(r.read())
+
+
+def _post(url: str, body: dict) -> dict:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=20) as r:
+        return json.loads(r.read())
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    """`mosebench ui --store ...`: a real MLflow server on 127.0.0.1 (stopped by pid afterwards)."""
+    tmp = tmp_path_factory.mktemp("mlflow")
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "ui", "--store", str(tmp / "server.db"),
+                             "--artifacts", str(tmp / "artifacts"), "--port", str(port)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    (tmp / "server.db").touch()  # `ui` refuses a missing store; mlflow creates the tables
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(url + "/health", timeout=2).read().strip() == b"OK":
+                break
+        except OSError:
+            time.sleep(0.5)
+        if proc.poll() is not None:
+            raise AssertionError(f"mlflow server exited: {proc.stdout.read()}")
+    else:
+        proc.kill()
+        raise AssertionError("mlflow server did not answer /health within 90 s")
+    yield url
+    proc.send_signal(signal.SIGTERM)  # `mosebench ui` stops the server's process group
+    proc.wait(timeout=30)
+
+
+def test_default_sqlite_store_logs_once(tmp_path: Path, synth_data: Path, capsys: pytest.CaptureFixture) -> None:
+    from mlflow.tracking import MlflowClient
+
+    rc, out = main(capsys, "run", *smoke(tmp_path, synth_data, "mlflow.enabled=true"))
+    assert rc == 0 and "mosebench ui" in out and "static" in out
+    db = tmp_path / "results" / "mlflow.db"
+    assert db.is_file()
+    client = MlflowClient(tracking_uri=f"sqlite:///{db}")
+    exp = client.get_experiment_by_name("smoke")
+    runs = client.search_runs([exp.experiment_id])
+    assert len(runs) == 1
+    summary = json.loads((run_dir_from(out) / "static--mask--synth-tiny" / "summary.json").read_text())
+    assert runs[0].data.metrics["JF_hat"] == pytest.approx(summary["metrics"]["JF_hat"])
+    assert main(capsys, "run", *smoke(tmp_path, synth_data, "mlflow.enabled=true"))[0] == 0  # nothing new
+    assert len(client.search_runs([exp.experiment_id])) == 1
+
+
+def test_unreachable_server_then_log_through_real_server(tmp_path: Path, synth_data: Path, server: str,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    dead = f"http://127.0.0.1:{_free_port()}"
+    rc, out = main(capsys, "run", *smoke(tmp_path, synth_data, "mlflow.enabled=true", f"mlflow.tracking_uri={dead}"))
+    run_dir = run_dir_from(out)
+    assert rc == 0 and "mosebench log" in out and (run_dir / "mlflow_pending.json").is_file()
+    assert "MLflow logging pending" in main(capsys, "status", str(run_dir))[1]
+    assert main(capsys, "log", str(run_dir), "--tracking-uri", dead)[0] == 2
+
+    rc, out = main(capsys, "log", str(run_dir), "--tracking-uri", server)
+    assert "logged 1 new MLflow run" in out and not (run_dir / "mlflow_pending.json").exists()
+    assert "logged 0 new" in main(capsys, "log", str(run_dir), "--tracking-uri", server)[1]
+
+    exp = _get(f"{server}/api/2.0/mlflow/experiments/get-by-name?experiment_name=smoke")["experiment"]
+    runs = _post(f"{server}/api/2.0/mlflow/runs/search", {"experiment_ids": [exp["experiment_id"]]})["runs"]
+    assert len(runs) == 1
+    run = runs[0]
+    metrics = {m["key"]: m["value"] for m in run["data"]["metrics"]}
+    params = {p["key"]: p["value"] for p in run["data"]["params"]}
+    tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
+    summary = json.loads((run_dir / "static--mask--synth-tiny" / "summary.json").read_text())
+    for key in ("JF_hat", "J", "F_hat", "JF_hat_d", "JF_hat_r", "F", "JF", "fps", "host_rss_gib", "gpu_mem_gib"):
+        assert metrics[key] == pytest.approx(summary["metrics"][key]), key
+    assert params["method"] == "static" and params["setting"] == "mask" and params["cluster.name"] == "inline"
+    assert params["dataset_cfg.root"] == str(synth_data)
+    assert tags["mlflow.runName"] == "static--mask--synth-tiny" and tags["cluster"] == "inline"
+    assert re.fullmatch(r"[0-9a-f]{40}|unknown", tags["git_commit"])
+    arts = _get(f"{server}/api/2.0/mlflow/artifacts/list?run_id={run['info']['run_id']}")["files"]
+    assert {"config.yaml", "scores", "cell"} <= {a["path"] for a in arts}
+    scores = _get(f"{server}/api/2.0/mlflow/artifacts/list?run_id={run['info']['run_id']}&path=scores")["files"]
+    assert {"scores/per_object.csv", "scores/per_frame.parquet"} <= {a["path"] for a in scores}
+
+
+def _chromium_text(url: str, tmp: Path) -> str:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.skip("chromium is not installed (make test installs it: scripts/install_chromium.sh)")
+    proc = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                           "--no-first-run", "--disable-component-update", "--disable-sync",
+                           f"--user-data-dir={tmp}", "--window-size=1600,1000", "--virtual-time-budget=12000",
+                           "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    html = re.sub(r"<style.*?</style>", " ", proc.stdout, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+@pytest.mark.browser
+def test_runs_page_in_headless_chromium(tmp_path: Path, synth_data: Path, server: str,
+                                        capsys: pytest.CaptureFixture) -> None:
+    cells = []
+    for n in (1, 2, 3):  # three runs of the same experiment with different numbers
+        out = main(capsys, "run", *smoke(tmp_path, synth_data, f"dataset.max_videos={n}", "mlflow.enabled=true",
+                                         f"mlflow.tracking_uri={server}", "mlflow.experiment=ui-check"))[1]
+        cells.append(json.loads((run_dir_from(out) / "static--mask--synth-tiny" / "summary.json").read_text()))
+    exp = _get(f"{server}/api/2.0/mlflow/experiments/get-by-name?experiment_name=ui-check")["experiment"]
+    eid = exp["experiment_id"]
+    runs = _post(f"{server}/api/2.0/mlflow/runs/search", {"experiment_ids": [eid]})["runs"]
+    assert len(runs) == 3
+
+    # the experiment's runs page, sorted by JF_hat: every run is listed, in the metric's order
+    order = urllib.parse.quote("metrics.`JF_hat`")
+    text = _chromium_text(f"{server}/#/experiments/{eid}/runs?orderByKey={order}&orderByAsc=false", tmp_path / "c1")
+    assert "3 matching runs" in text, text[:2000]
+    shown = [m.group(0) for m in re.finditer(r"#[0-9a-f]{6} static--mask--synth-tiny", text)]
+    assert len(shown) == 3
+    # the runs' metric values on the comparison page reached from the runs page
+    ids = urllib.parse.quote(json.dumps([r["info"]["run_id"] for r in runs]))
+    text = _chromium_text(f"{server}/#/compare-runs?runs={ids}&experiments={urllib.parse.quote(json.dumps([eid]))}",
+                          tmp_path / "c2")
+    assert "Comparing 3 Runs" in text
+    section = text[text.rfind("Metrics"):]
+    for c in cells:
+        v = c["metrics"]["JF_hat"]
+        assert any(s in section for s in {f"{v:.2f}", f"{v:.3f}", f"{v:.4g}", f"{v:.1f}"}), (v, section[:600])
+    assert "JF_hat" in section and "fps" in section
