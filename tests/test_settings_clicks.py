@@ -86,3 +86,25 @@ def test_empty_mask_gives_no_click_and_placement_is_deterministic():
     a, b = place_clicks(m, 5), place_clicks(m.copy(), 5)
     assert a == b
     assert all(m[c.y, c.x] for c in a)
+
+
+def test_cropped_placement_equals_the_full_frame_rule():
+    from harness.settings.clicks import _next_click, _pick_max
+
+    rng = np.random.default_rng(7)
+    for k in range(6):
+        m = np.zeros((70, 90), bool)
+        for _ in range(3):
+            m |= disk((70, 90), *rng.integers(0, 90, 1), *rng.integers(0, 70, 1), int(rng.integers(4, 15)))
+        if k % 2:
+            m[:, :3] = True  # touch the left border too
+        r, c = _pick_max(interior_distance(m))
+        first = next_click(m)
+        assert (first.x, first.y) == (c, r)
+        full = []
+        for _ in range(4):  # the same rule on the uncropped frame
+            ck = _next_click(m, full, None)
+            if ck is None:
+                break
+            full.append(ck)
+        assert place_clicks(m, 4) == full

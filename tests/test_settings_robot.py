@@ -95,3 +95,12 @@ def test_scribbles_convert_to_clicks_at_stroke_middles():
     for (x, y), lab in zip(pp.points, pp.labels):
         region = (gt == 1) & (pred != 1) if lab == 1 else (pred == 1) & (gt != 1)
         assert region[int(y), int(x)]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_cropped_robot_equals_the_full_frame_robot(seed):
+    region = blob((90, 120), seed)
+    region[:, :4] |= region[:, 4:5]  # reach the border
+    full = robot._strokes_in(region, robot.RobotConfig(), False)
+    crop = robot.strokes(region)
+    assert len(full) == len(crop) and all(np.array_equal(a, b) for a, b in zip(full, crop))

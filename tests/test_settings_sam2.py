@@ -1,6 +1,6 @@
 """The settings drive the real SAM2 video predictor (random weights, 64 px input, CPU).
 
-Kept tiny: one 4-frame 64x80 synthetic video restricted to two objects, one model for all tests.
+Kept tiny: one 3-frame 64x80 synthetic video restricted to two objects, one model for all tests.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def video(make_synth_module):
 def make_synth_module(tmp_path_factory):
     from harness.data.synth import generate
 
-    return generate(tmp_path_factory.mktemp("sam2set") / "d", videos=1, frames=4, size=(64, 80), seed=0)
+    return generate(tmp_path_factory.mktemp("sam2set") / "d", videos=1, frames=3, size=(64, 80), seed=0)
 
 
 def run(name, method, video, **cfg):

@@ -244,7 +244,7 @@ def test_failed_shard_reports_log_and_traceback(background: dict) -> None:
     bad = background["videos"][1]
     assert rc == 1, out
     failures = json.loads((run_dir / "failures.json").read_text())
-    assert len(failures) == 1 and bad in failures[0]["work"], failures
+    assert len(failures) == 1 and f"injected failure on {bad}" in failures[0]["error"], failures
     log = Path(failures[0]["log"])
     assert log.is_file() and f"injected failure on {bad}" in log.read_text()
     assert f"failed; log: {log}" in out and "RuntimeError" in out, out

@@ -19,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-missing", action="store_true",
                         help="score missing prediction videos/frames as empty masks (counted and reported)")
     parser.add_argument("--videos", nargs="+", help="score only these videos")
+    parser.add_argument("--attributes", help="attributes.json for the TABLE 9 analysis (default: the one next "
+                                             "to --meta if present; GT-derived attributes are always added)")
     parser.add_argument("--ci-samples", type=int, default=1000, help="bootstrap samples for the 95%% CIs")
 
 
@@ -27,8 +29,12 @@ def run(args: argparse.Namespace) -> int:
 
     from harness.metrics.score import score
 
+    attributes = args.attributes
+    if attributes is None and args.meta and (Path(args.meta).parent / "attributes.json").is_file():
+        attributes = Path(args.meta).parent / "attributes.json"
     s = score(args.meta, args.gt, args.pred, args.out, protocol=args.protocol, jobs=args.jobs,
-              allow_missing=args.allow_missing, videos=args.videos, ci_samples=args.ci_samples)
+              allow_missing=args.allow_missing, videos=args.videos, ci_samples=args.ci_samples,
+              attributes=attributes)
     print((Path(args.out) / "scores.txt").read_text(), end="")
     print(f"objects: {s.n_objects}  scored frame-objects: {s.n_frames}")
     if s.n_missing or s.missing_videos:

@@ -134,8 +134,45 @@ def load_per_frame(path: str | Path) -> tuple[Any, dict[str, VideoInfo], str]:
     return arrow.to_pandas(), infos, extra["protocol"]
 
 
+def write_analysis(out: Path, table: Any, objects: Any, infos: Mapping[str, VideoInfo],
+                   attributes_path: str | Path | None = None) -> None:
+    """``vot.json`` (tracking metrics of the masks' boxes), and for MOSE ``attributes.csv`` /
+    ``attributes.md`` (TABLE 9 layout; file attributes + GT-derived ones) and ``long_videos.json``."""
+    from harness.metrics.attributes import (
+        DERIVED_CODES,
+        TABLE9_CODES,
+        attribute_table,
+        derive_attributes,
+        load_attributes,
+        long_video_table,
+        table9_markdown,
+    )
+    from harness.metrics.vot import vot_from_table
+
+    per_seq, dataset = vot_from_table(table)
+    vot = {"dataset": None if dataset is None else dataset.as_dict(),
+           "sequences": {f"{v}_{o}": {k: r.as_dict()[k] for k in ("auc", "precision", "norm_precision")}
+                         for (v, o), r in per_seq.items()}}
+    atomic_write_bytes(out / "vot.json", _json_bytes(_clean(vot)))
+    if "JF_hat" not in objects.columns:
+        return
+    given = load_attributes(attributes_path, infos) if attributes_path else {}
+    derived = derive_attributes(table, infos)
+    file_codes = sorted({c for codes in given.values() for c in codes})
+    codes = [c for c in TABLE9_CODES if c in file_codes] + [c for c in file_codes if c not in TABLE9_CODES]
+    # derived codes fill in what the file does not provide
+    merged = {k: given.get(k, frozenset()) | frozenset(c for c in derived.get(k, ()) if c not in file_codes)
+              for k in set(given) | set(derived)}
+    derived_used = frozenset(c for c in DERIVED_CODES if c not in file_codes)
+    codes += [c for c in DERIVED_CODES if c in derived_used]
+    att = attribute_table(objects, merged, codes=codes, derived=derived_used)
+    atomic_write_bytes(out / "attributes.csv", att.to_csv(index=False).encode())
+    atomic_write_bytes(out / "attributes.md", table9_markdown(att).encode())
+    atomic_write_bytes(out / "long_videos.json", _json_bytes(_clean(long_video_table(objects, infos))))
+
+
 def write_outputs(out: Path, table: Any, objects: Any, summary: ScoreSummary,
-                  infos: Mapping[str, VideoInfo]) -> None:
+                  infos: Mapping[str, VideoInfo], attributes_path: str | Path | None = None) -> None:
     """Write all score files under ``out`` (atomic each; ``summary.json`` last)."""
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / "per_frame.parquet", per_frame_bytes(table, infos, summary.protocol))
@@ -146,6 +183,7 @@ def write_outputs(out: Path, table: Any, objects: Any, summary: ScoreSummary,
         g, seq = davis_csvs(objects, summary)
         atomic_write_bytes(out / "global_results.csv", g.encode())
         atomic_write_bytes(out / "per-sequence_results.csv", seq.encode())
+    write_analysis(out, table, objects, infos, attributes_path)
     atomic_write_bytes(out / "summary.json", _json_bytes(_clean(summary.as_dict())))
 
 

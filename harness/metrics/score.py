@@ -8,6 +8,9 @@ scored in parallel worker processes (``jobs``), each holding one frame pair at a
 ``scores.txt``        the official summary lines incl. ``Copy-Paste:`` (DAVIS: its global measures)
 ``per_frame.parquet`` one row per (video, object, scored frame): J, F, F̂, areas, boxes, centroid
 ``per_object.csv``    the object table (fractions in [0, 1])
+``vot.json``          tracking metrics (AUC, P, P_norm) of the masks' boxes
+``attributes.csv/md`` TABLE 9 layout (MOSE protocol; attribute file + GT-derived codes)
+``long_videos.json``  TABLE 11 numbers for videos with more than 300 GT frames
 ``summary.json``      :class:`ScoreSummary` (x100, unrounded) with bootstrap CIs
 """
 
@@ -101,6 +104,7 @@ def plan(meta: str | os.PathLike | None, gt: str | os.PathLike, pred: str | os.P
 
         meta_obj = load_meta(meta)
     names = sorted(p.name for p in gt_root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    all_names = set(names)
     if videos is not None:
         unknown = sorted(set(videos) - set(names))
         if unknown:
@@ -108,7 +112,7 @@ def plan(meta: str | os.PathLike | None, gt: str | os.PathLike, pred: str | os.P
         names = sorted(set(videos))
     if not names:
         raise DataError(f"no video folders under {gt_root}; pass the Annotations folder (--gt)")
-    _check_pred_root(pred_root, names)
+    _check_pred_root(pred_root, names, all_names)
 
     jobs, infos, problems, missing_videos = [], {}, [], []
     for name in names:
@@ -154,18 +158,23 @@ def plan(meta: str | os.PathLike | None, gt: str | os.PathLike, pred: str | os.P
     return jobs, infos, tuple(missing_videos)
 
 
-def _check_pred_root(pred_root: Path, names: list[str]) -> None:
+def _check_pred_root(pred_root: Path, names: list[str], all_names: set[str]) -> None:
+    """Refuse the two layouts the official scorer silently gets wrong (it descends into a lone folder)."""
     subdirs = [p.name for p in pred_root.iterdir() if p.is_dir() and not p.name.startswith(".")]
-    if len(subdirs) != 1 or len(names) == 1 and subdirs[0] == names[0]:
+    if len(subdirs) != 1:
         return
     only = subdirs[0]
-    if only in names:
-        raise DataError(f"prediction folder {pred_root} holds a single video ({only!r}) but {len(names)} videos "
-                        f"are to be scored (the official scorer would descend into {only!r} and score every "
-                        "object 0); score the finished video alone with --videos, or complete the predictions")
+    if only in all_names:
+        if len(names) > 1:
+            raise DataError(f"prediction folder {pred_root} holds a single video ({only!r}) but {len(names)} "
+                            f"videos are to be scored (the official scorer would descend into {only!r} and "
+                            "score every object 0); score the finished video alone with --videos, or "
+                            "complete the predictions")
+        return
     inner = pred_root / only
-    raise DataError(f"prediction folder {pred_root} holds a single folder {only!r} that is not a video; if it "
-                    f"wraps the video folders pass --pred {inner}")
+    if any((inner / n).is_dir() for n in names):
+        raise DataError(f"prediction folder {pred_root} holds a single folder {only!r} that is not a video but "
+                        f"wraps the video folders; pass --pred {inner}")
 
 
 def score_video(job: VideoJob) -> dict[str, np.ndarray]:
@@ -224,9 +233,19 @@ def run_jobs(video_jobs: list[VideoJob], jobs: int = 0) -> Any:
         for i in order:
             results[i] = score_video(video_jobs[i])
     else:
-        with _executor(n_workers) as ex:
-            for i, res in zip(order, ex.map(score_video, [video_jobs[i] for i in order])):
-                results[i] = res
+        from concurrent.futures import FIRST_EXCEPTION, wait
+
+        ex = _executor(n_workers)
+        try:
+            futures = {ex.submit(score_video, video_jobs[i]): i for i in order}
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            for fut in done:
+                if fut.exception() is not None:
+                    raise fut.exception()  # e.g. a DataError naming the bad PNG
+            for fut, i in futures.items():
+                results[i] = fut.result()
+        finally:
+            ex.shutdown(wait=True, cancel_futures=True)
     frames = []
     for job, res in zip(video_jobs, results):
         assert res is not None
@@ -242,7 +261,8 @@ def run_jobs(video_jobs: list[VideoJob], jobs: int = 0) -> Any:
 
 def score(meta: str | os.PathLike | None, gt: str | os.PathLike, pred: str | os.PathLike,
           out: str | os.PathLike, *, protocol: str = "mose", jobs: int = 0, allow_missing: bool = False,
-          videos: Sequence[str] | None = None, ci_samples: int = 1000, seed: int = 0) -> ScoreSummary:
+          videos: Sequence[str] | None = None, ci_samples: int = 1000, seed: int = 0,
+          attributes: str | os.PathLike | None = None) -> ScoreSummary:
     """Score predictions ``pred/<video>/<frame>.png`` against ``gt/<video>/<frame>.png``.
 
     Args:
@@ -252,6 +272,7 @@ def score(meta: str | os.PathLike | None, gt: str | os.PathLike, pred: str | os.
         jobs: worker processes; 0 = all cores, 1 = in this process.
         allow_missing: score missing prediction videos/frames as empty masks (counted in ``n_missing``).
         videos: score only these videos.
+        attributes: an ``attributes.json`` for the TABLE 9 analysis (GT-derived codes are always added).
 
     Returns:
         the :class:`ScoreSummary`; files are written under ``out`` (see module docstring).
@@ -263,13 +284,13 @@ def score(meta: str | os.PathLike | None, gt: str | os.PathLike, pred: str | os.
     table = run_jobs(video_jobs, jobs)
     objects, summary = summarize(table, infos, protocol, missing_videos=missing_videos,
                                  ci_samples=ci_samples, seed=seed)
-    _write(Path(out), table, objects, summary, infos)
+    _write(Path(out), table, objects, summary, infos, attributes)
     return summary
 
 
 def write_outputs(out: str | os.PathLike, table: Any, objects: Any, summary: ScoreSummary,
-                  infos: dict[str, VideoInfo]) -> None:
+                  infos: dict[str, VideoInfo], attributes: str | os.PathLike | None = None) -> None:
     """Write the score files (see module docstring) atomically."""
     from harness.metrics.report_files import write_outputs as _write
 
-    _write(Path(out), table, objects, summary, infos)
+    _write(Path(out), table, objects, summary, infos, attributes)

@@ -70,8 +70,9 @@ class Setting(ABC):
     * ``"vos"``: the metrics engine on the emitted label maps (mask, box, point settings);
     * ``"unsupervised"``: :func:`harness.metrics.unsupervised.score_unsupervised` per video (proposal
       matching), its rows aggregated like the metrics engine's object table;
-    * ``"interactive"``: ``"vos"`` on the final predictions plus
-      :func:`harness.metrics.interactive.summarize` over the videos' ``SettingOutcome.extra``;
+    * ``"interactive"``: :func:`harness.metrics.interactive.summarize` over the videos'
+      ``SettingOutcome.extra`` (AUC, J&F@60s, final J&F; the emitted final predictions can also be
+      scored like ``"vos"``);
     * ``"vot"``: :func:`harness.settings.vot.score_vot` over the videos' ``SettingOutcome.extra``.
     """
     Config: ClassVar[type | None] = None

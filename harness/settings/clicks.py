@@ -103,8 +103,23 @@ def next_click(mask: np.ndarray, previous: Sequence[Click] = (),
     Returns ``None`` when the mask is empty or every mask pixel has been clicked.
     """
     mask = np.asarray(mask, dtype=bool)
-    if not mask.any():
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
         return None
+    # Every target region lies inside the mask's box: work there (one background pixel of margin
+    # keeps the distances exactly those of the full frame; see interior_distance).
+    y0, x0 = max(0, int(rows[0]) - 1), max(0, int(cols[0]) - 1)
+    y1, x1 = min(mask.shape[0], int(rows[-1]) + 2), min(mask.shape[1], int(cols[-1]) + 2)
+    crop = (slice(y0, y1), slice(x0, x1))
+    prev = [Click(c.x - x0, c.y - y0, c.radius, c.rule) for c in previous]
+    if any(not (0 <= c.x < x1 - x0 and 0 <= c.y < y1 - y0) for c in prev):
+        raise ValueError("earlier clicks must lie on the mask")
+    pr = None if prediction is None else np.asarray(prediction, dtype=bool)[crop]
+    ck = _next_click(mask[crop], prev, pr)
+    return None if ck is None else Click(ck.x + x0, ck.y + y0, ck.radius, ck.rule)
+
+
+def _next_click(mask: np.ndarray, previous: Sequence[Click], prediction: np.ndarray | None) -> Click | None:
     if not previous:
         return farthest_interior_point(mask)
     clicked = np.zeros(mask.shape, dtype=bool)

@@ -10,8 +10,9 @@
 * Evaluated frames: the annotated frames from the object's first annotated frame on. The setting
   records predicted and GT boxes there in ``SettingOutcome.extra``; :func:`score_vot` turns the
   records of all videos into success AUC, precision P (20 px centre error) and normalised precision
-  P_norm with :func:`harness.metrics.vot.vot_metrics`, averaged over sequences, and saves the
-  success and precision plots as PNGs.
+  P_norm with :mod:`harness.metrics.vot` (curves averaged over sequences, LaSOT style; frames with an
+  empty GT box stay in the denominator as failures, as LaSOT/pytracking count them) and saves the
+  success / precision / normalised-precision plots as one PNG.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ class VOTSetting(BoxSetting):
 
 @dataclass(frozen=True)
 class VOTSummary:
-    """Dataset tracking scores (x100), mean over sequences (one per object)."""
+    """Dataset tracking scores (x100) from the mean of the per-sequence curves (one per object)."""
 
     AUC: float
     P: float
@@ -107,71 +108,59 @@ def _boxes_array(rows: list) -> np.ndarray:
     return np.array([[np.nan] * 4 if b is None else b for b in rows], dtype=float).reshape(-1, 4)
 
 
-def score_vot(records: Mapping[str, Mapping[str, Any]], out_dir: str | Path | None = None) -> VOTSummary:
+def score_vot(records: Mapping[str, Mapping[str, Any]], out_dir: str | Path | None = None, *,
+              label: str = "prediction") -> VOTSummary:
     """Score the VOT setting from the videos' ``SettingOutcome.extra`` (``video -> extra``).
 
-    Writes ``vot.json`` (summary + per-sequence values), ``success.png`` and ``precision.png``
-    into ``out_dir`` when given (atomically).
+    Per sequence :func:`harness.metrics.vot.vot_metrics`; the dataset value averages the
+    per-sequence curves (:func:`harness.metrics.vot.vot_dataset`, LaSOT averaging). With ``out_dir``,
+    writes ``vot.json`` (summary, dataset curves, per-sequence values) and ``vot_curves.png``
+    (success, precision and normalised-precision plots, curve named ``label``) atomically.
     """
-    from harness.metrics.vot import vot_metrics
+    from harness.metrics.vot import vot_dataset, vot_metrics
 
-    per_seq = []
+    per_seq: list[dict[str, Any]] = []
     results = []
     for vid in sorted(records):
         for oid, seq in sorted(records[vid].get("sequences", {}).items(), key=lambda kv: int(kv[0])):
+            if not seq["frames"]:
+                continue
             r = vot_metrics(_boxes_array(seq["pred"]), _boxes_array(seq["gt"]))
             results.append(r)
-            per_seq.append({"video": vid, "object": int(oid), "AUC": 100 * float(r.auc),
-                            "P": 100 * float(r.precision), "P_norm": 100 * float(r.norm_precision)})
+            per_seq.append({"video": vid, "object": int(oid), "AUC": r.auc, "P": r.precision,
+                            "P_norm": r.norm_precision, "n_frames": r.n_frames})
     if not results:
         summary = VOTSummary(AUC=math.nan, P=math.nan, P_norm=math.nan, n_sequences=0)
+        dataset = None
     else:
-        summary = VOTSummary(
-            AUC=float(np.mean([s["AUC"] for s in per_seq])), P=float(np.mean([s["P"] for s in per_seq])),
-            P_norm=float(np.mean([s["P_norm"] for s in per_seq])), n_sequences=len(per_seq))
+        dataset = vot_dataset(results)
+        summary = VOTSummary(AUC=dataset.auc, P=dataset.precision, P_norm=dataset.norm_precision,
+                             n_sequences=len(results))
     if out_dir is not None:
-        from harness.data.masks import atomic_write_bytes
-
-        out = Path(out_dir)
-        payload = {"summary": summary.as_dict(), "sequences": per_seq}
-        atomic_write_bytes(out / "vot.json", json.dumps(payload, indent=1).encode())
-        if results:
-            write_plots(results, out, summary)
+        write_outputs(Path(out_dir), summary, dataset, per_seq, label)
     return summary
 
 
-def write_plots(results: list, out: Path, summary: VOTSummary) -> None:
-    """Mean success and precision curves over sequences as ``success.png`` / ``precision.png``."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+def write_outputs(out: Path, summary: VOTSummary, dataset: Any, per_seq: list[dict[str, Any]],
+                  label: str) -> None:
+    import os
+    import tempfile
 
     from harness.data.masks import atomic_write_bytes
 
-    specs = (
-        ("success", "overlap threshold", "success rate", f"AUC {summary.AUC:.1f}"),
-        ("precision", "location error threshold (px)", "precision", f"P@20px {summary.P:.1f}"),
-        ("norm_precision", "normalised location error threshold", "normalised precision",
-         f"P_norm {summary.P_norm:.1f}"),
-    )
-    for key, xlabel, ylabel, label in specs:
-        curves = [r.curves[key] for r in results if key in r.curves]
-        if not curves:
-            continue
-        x = np.asarray(curves[0][0], float)
-        y = np.mean([np.asarray(c[1], float) for c in curves], axis=0)
-        fig, ax = plt.subplots(figsize=(4.5, 3.5), dpi=100)
-        ax.plot(x, y, label=label)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        ax.set_ylim(0, 1)
-        ax.grid(alpha=0.3)
-        ax.legend(loc="best")
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        plt.close(fig)
-        atomic_write_bytes(out / f"{key}.png", buf.getvalue())
+    out.mkdir(parents=True, exist_ok=True)
+    payload = {"summary": summary.as_dict(), "dataset": None if dataset is None else dataset.as_dict(),
+               "sequences": per_seq}
+    atomic_write_bytes(out / "vot.json", json.dumps(payload, indent=1).encode())
+    if dataset is None:
+        return
+    from harness.metrics.vot import plot_curves
+
+    fd, tmp = tempfile.mkstemp(prefix=".vot_curves.", suffix=".png", dir=out)
+    os.close(fd)
+    try:
+        plot_curves({label: dataset}, tmp)
+        os.replace(tmp, out / "vot_curves.png")
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,163 @@
+"""mosebench score end to end: outputs, parallel = serial, re-aggregation, compare, every error case."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.cli import main as cli_main
+from harness.data.masks import write_label_png
+from harness.errors import DataError
+from harness.metrics.aggregate import object_table
+from harness.metrics.report_files import load_per_frame
+from harness.metrics.score import score
+from harness.metrics.testdata import CaseSpec, generate_case
+
+SPEC = CaseSpec(sizes=((40, 56), (33, 47), (40, 56)), frames=(9, 6, 3), seed=4)
+
+
+@pytest.fixture()
+def case(tmp_path) -> Path:
+    return generate_case(tmp_path / "case", SPEC)
+
+
+def _score(root: Path, out: Path, **kw):
+    return score(root / "meta.json", root / "Annotations", root / "pred", out, **kw)
+
+
+def test_outputs_and_parallel_equals_serial(case, tmp_path):
+    s1 = _score(case, tmp_path / "o1", jobs=1)
+    s2 = _score(case, tmp_path / "o2", jobs=2)
+    assert s1 == s2
+    for name in ("metrics.json", "scores.txt", "per_frame.parquet", "per_object.csv", "summary.json", "vot.json",
+                 "attributes.csv", "attributes.md", "long_videos.json"):
+        assert (tmp_path / "o1" / name).is_file(), name
+    a = (tmp_path / "o1" / "per_frame.parquet").read_bytes()
+    assert a == (tmp_path / "o2" / "per_frame.parquet").read_bytes()
+    summary = json.loads((tmp_path / "o1" / "summary.json").read_text())
+    assert summary["n_objects"] == s1.n_objects and summary["protocol"] == "mose"
+    lo, hi = summary["ci"]["J"]
+    assert lo <= s1.J <= hi
+    assert s1.JF_hat == pytest.approx((s1.J + s1.F_hat) / 2)
+    # no temp files left behind
+    assert not [p for p in (tmp_path / "o1").iterdir() if p.name.startswith(".")]
+
+
+def test_per_frame_table_reaggregates_without_pngs(case, tmp_path):
+    _score(case, tmp_path / "o", jobs=1)
+    table, infos, protocol = load_per_frame(tmp_path / "o" / "per_frame.parquet")
+    shutil.rmtree(case)  # no PNG needed any more
+    objects = object_table(table, infos, protocol)
+    import pandas as pd
+
+    saved = pd.read_csv(tmp_path / "o" / "per_object.csv")
+    assert np.allclose(objects["J"].to_numpy(), saved["J"].to_numpy(), rtol=0, atol=1e-15)
+    assert len(table) == sum((v.length - 2) * len(v.objects) for v in infos.values())
+
+
+def test_three_frame_and_two_frame_videos(tmp_path):
+    root = tmp_path / "d"
+    gt3 = [np.zeros((10, 10), np.uint8) for _ in range(3)]
+    gt3[1][2:4, 2:4] = 1                         # 4 pixels on the only scored frame
+    for i, a in enumerate(gt3):
+        write_label_png(root / "Annotations" / "a" / f"{i:05d}.png", a)
+        write_label_png(root / "pred" / "a" / f"{i:05d}.png", np.zeros_like(a))
+    for i in range(2):                            # 2 GT frames: nothing to score
+        write_label_png(root / "Annotations" / "b" / f"{i:05d}.png", gt3[1])
+        write_label_png(root / "pred" / "b" / f"{i:05d}.png", gt3[1])
+    meta = {"videos": {v: {"length": n, "height": 10, "width": 10, "objects": {"1": {}}}
+                       for v, n in (("a", 3), ("b", 2))}}
+    (root / "meta.json").write_text(json.dumps(meta))
+    _score(root, tmp_path / "o", jobs=1)
+    m = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    # one scored frame, empty prediction of a 4-pixel object: J = 1/5, F = F̂ = 0
+    assert m["a_1"] == {"J&F_new": 10.0, "J": 20.0, "F_new": 0.0, "disappear_J&F_new": None,
+                        "reappear_J&F_new": None, "F": 0.0, "J&F": 10.0}
+    # like the official scorer, an object without scored frames counts as 0
+    assert m["b_1"]["J"] == 0.0 and m["b_1"]["disappear_J&F_new"] is None
+
+
+def test_missing_prediction_video_and_allow_missing(case, tmp_path):
+    shutil.rmtree(case / "pred" / "v001")
+    with pytest.raises(DataError, match=r"v001.*--allow-missing"):
+        _score(case, tmp_path / "o")
+    s = _score(case, tmp_path / "o", allow_missing=True, jobs=1)
+    assert s.missing_videos == ("v001",) and s.n_missing == 4 * len(
+        json.loads((case / "meta.json").read_text())["videos"]["v001"]["objects"])
+    m = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    # an empty prediction scores 0 on visible frames and 1 on absent ones; never a silent crash
+    assert all(v["J"] is not None for k, v in m.items() if k.startswith("v001"))
+
+
+def test_missing_frame(case, tmp_path):
+    (case / "pred" / "v000" / "00004.png").unlink()
+    with pytest.raises(DataError, match=r"1 frame\(s\) missing: v000/00004.png"):
+        _score(case, tmp_path / "o")
+    s = _score(case, tmp_path / "o", allow_missing=True, jobs=1)
+    assert s.n_missing == len(json.loads((case / "meta.json").read_text())["videos"]["v000"]["objects"])
+
+
+def test_wrong_size_prediction(case, tmp_path):
+    write_label_png(case / "pred" / "v000" / "00003.png", np.zeros((20, 20), np.uint8))
+    with pytest.raises(DataError, match=r"prediction .*v000/00003.png is 20x20 \(WxH\) but its frame is 56x40"):
+        _score(case, tmp_path / "o", jobs=1)
+
+
+def test_rgb_prediction(case, tmp_path):
+    from PIL import Image
+
+    Image.fromarray(np.zeros((40, 56, 3), np.uint8)).save(case / "pred" / "v000" / "00002.png")
+    with pytest.raises(DataError, match=r"00002.png is a RGB image"):
+        _score(case, tmp_path / "o", jobs=2)
+
+
+def test_prediction_root_with_single_video(case, tmp_path):
+    for v in ("v001", "v002"):
+        shutil.rmtree(case / "pred" / v)
+    with pytest.raises(DataError, match=r"holds a single video \('v000'\)"):
+        _score(case, tmp_path / "o")
+    s = _score(case, tmp_path / "o", videos=["v000"], jobs=1)   # explicit subset is fine
+    assert s.n_objects == len(json.loads((case / "meta.json").read_text())["videos"]["v000"]["objects"])
+
+
+def test_prediction_root_wrapping_folder(case, tmp_path):
+    wrapped = tmp_path / "sub"
+    (wrapped).mkdir()
+    shutil.move(str(case / "pred"), str(wrapped / "Annotations"))
+    with pytest.raises(DataError, match=r"pass --pred .*Annotations"):
+        score(case / "meta.json", case / "Annotations", wrapped, tmp_path / "o")
+
+
+def test_meta_length_mismatch(case, tmp_path):
+    meta = json.loads((case / "meta.json").read_text())
+    meta["videos"]["v000"]["length"] = 99
+    (case / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(DataError, match=r"v000.*length 99 but .* holds 9 PNGs"):
+        _score(case, tmp_path / "o")
+
+
+def test_cli_score_compare_and_exit_status(case, tmp_path, capsys):
+    args = ["score", "--meta", str(case / "meta.json"), "--gt", str(case / "Annotations"), "--out"]
+    assert cli_main(args + [str(tmp_path / "a"), "--pred", str(case / "pred"), "--jobs", "1"]) == 0
+    assert "Copy-Paste:" in capsys.readouterr().out
+    # B = GT itself: a real improvement on every object
+    assert cli_main(args + [str(tmp_path / "b"), "--pred", str(case / "Annotations"), "--jobs", "1"]) == 0
+    out_json = tmp_path / "cmp.json"
+    assert cli_main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--samples", "500",
+                     "--out", str(out_json)]) == 0
+    cmp = json.loads(out_json.read_text())
+    assert cmp["J"]["mean_b"] == pytest.approx(100.0) and cmp["J"]["diff"] > 0 and cmp["J"]["ci_low"] > 0
+    assert cli_main(args + [str(tmp_path / "c"), "--pred", str(tmp_path / "nope")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_davis_protocol_outputs(case, tmp_path):
+    s = score(None, case / "Annotations", case / "pred", tmp_path / "o", protocol="davis", jobs=1)
+    assert s.JF_hat is None and s.J_recall is not None and s.J_decay is not None
+    text = (tmp_path / "o" / "global_results.csv").read_text().splitlines()
+    assert text[0] == "J&F-Mean,J-Mean,J-Recall,J-Decay,F-Mean,F-Recall,F-Decay"
+    assert (tmp_path / "o" / "scores.txt").read_text().startswith("J&F-Mean: ")

@@ -1,0 +1,104 @@
+"""The sbatch scripts that `cluster=slurm` makes (via harness.runner.executors and submitit) against
+golden files, and the same scripts accepted and run by the real test cluster.
+
+Paths that vary (the job folder, the interpreter, job ids) are normalised to {FOLDER}, {PYTHON},
+{JOBID}. To accept a deliberate change: MOSEBENCH_UPDATE_GOLDEN=1 pytest tests/test_slurm_sbatch.py
+and review the diff of tests/golden/sbatch/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from _slurm import sacct
+
+from harness.config import load_experiment
+from harness.runner.executors import make_executor, with_dependency
+
+GOLDEN = Path(__file__).parent / "golden" / "sbatch"
+# Every SLURM option of the cluster config, set as a user would on the command line. The values exist
+# on the test cluster (partition gpu, account mosebench, qos normal, feature fakegpu).
+OVERRIDES = ["cluster=slurm", "cluster.partition=gpu", "cluster.account=mosebench", "cluster.qos=normal",
+             "cluster.constraint=fakegpu", "cluster.gpus=1", "cluster.cpus=2", "cluster.mem=2G",
+             "cluster.timeout_min=30", "cluster.signal_delay_s=90", "cluster.array_parallelism=2",
+             "cluster.extra_sbatch=[--comment=mosebench-golden,'#SBATCH --mail-type=END']",
+             "cluster.setup=['export OMP_NUM_THREADS=2']"]
+N_TASKS = 3
+
+
+def _cluster():
+    return load_experiment("smoke", OVERRIDES).cluster
+
+
+def _normalise(text: str, folder: Path) -> str:
+    text = text.replace(str(folder), "{FOLDER}").replace(sys.executable, "{PYTHON}")
+    return re.sub(r"(--dependency=afterany:)[0-9:]+", r"\1{JOBID}", text)
+
+
+def _array_text(folder: Path) -> str:
+    """What submitit writes for a map_array of N_TASKS calls (without submitting)."""
+    import submitit
+
+    ex = make_executor(_cluster(), folder, name="mosebench-golden")
+    array_ex = submitit.SlurmExecutor(ex.folder, ex.max_num_timeout)
+    array_ex.update_parameters(**ex.parameters)
+    array_ex.parameters["map_count"] = N_TASKS
+    return array_ex._make_submission_file_text(array_ex._submitit_command_str, "uid")
+
+
+def _dependent_text(folder: Path) -> str:
+    """The scoring job submitted after the array (afterany dependency)."""
+    ex = with_dependency(make_executor(_cluster(), folder, name="mosebench-golden"), _cluster(), ["17_0", "17_1"])
+    return ex._make_submission_file_text(ex._submitit_command_str, "uid")
+
+
+def _check(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("MOSEBENCH_UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    assert path.is_file(), f"{path} missing: run with MOSEBENCH_UPDATE_GOLDEN=1 once"
+    assert text == path.read_text(), f"sbatch script differs from {path} (MOSEBENCH_UPDATE_GOLDEN=1 to accept)"
+
+
+def test_array_script_matches_golden(tmp_path: Path) -> None:
+    text = _normalise(_array_text(tmp_path / "jobs"), tmp_path / "jobs")
+    _check("array.sh", text)
+    for flag in ("--partition=gpu", "--account=mosebench", "--qos=normal", "--constraint=fakegpu",
+                 "--gpus-per-node=1", "--cpus-per-task=2", "--mem=2G", "--time=30", "--signal=USR2@90",
+                 f"--array=0-{N_TASKS - 1}%2", "--comment=mosebench-golden", "--mail-type=END"):
+        assert f"#SBATCH {flag}\n" in text, flag
+    assert "\n# setup\nexport OMP_NUM_THREADS=2\n" in text
+
+
+def test_dependent_script_matches_golden(tmp_path: Path) -> None:
+    text = _normalise(_dependent_text(tmp_path / "jobs"), tmp_path / "jobs")
+    _check("dependent.sh", text)
+    assert "#SBATCH --dependency=afterany:{JOBID}\n" in text and "--array" not in text
+
+
+@pytest.mark.slurm
+@pytest.mark.timeout(180)
+def test_the_cluster_accepts_and_runs_the_golden_script(slurm_cluster, tmp_path: Path) -> None:
+    folder = tmp_path / "jobs"
+    ex = make_executor(_cluster(), folder, name="mosebench-golden")
+    t0 = time.time()
+    # os.getenv pickles by reference, so the job needs nothing from the tests folder on its path
+    keys = ["CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "SLURM_JOB_ACCOUNT"]
+    assert len(keys) == N_TASKS
+    jobs = ex.map_array(os.getenv, keys)
+    gpu, omp, account = [j.result() for j in jobs]
+    array_id = jobs[0].job_id.split("_")[0]
+    submitted = (folder / f"{array_id}_submission.sh").read_text()
+    assert _normalise(submitted, folder) == (GOLDEN / "array.sh").read_text()
+    assert gpu not in (None, "")  # SLURM gave the task one (fake) GPU
+    assert (omp, account) == ("2", "mosebench")  # the setup lines ran; the account was used
+    rows = sacct("-X", "-j", array_id, "-o", "JobID,Partition,QOS,AllocTRES")
+    assert len(rows) == N_TASKS and all(r["Partition"] == "gpu" and r["QOS"] == "normal" for r in rows), rows
+    assert all("gres/gpu=1" in r["AllocTRES"] for r in rows), rows
+    assert time.time() - t0 < 120
