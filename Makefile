@@ -26,15 +26,27 @@ install: $(STAMP)
 demo: install
 	$(BIN)/mosebench run
 
-test: install
+# The SLURM tests start the project's cluster themselves and stop it at the end (tests/_slurm.py); the
+# stop.sh line is the safety net for a pytest that died without its teardown.
+test: install system-deps
 	bash scripts/install_chromium.sh
-	$(BIN)/python -m pytest -q tests
+	MOSEBENCH_REQUIRE_SLURM=1 $(BIN)/python -m pytest -q tests; rc=$$?; bash slurm/stop.sh --if-tests-own-it; exit $$rc
 
 lint: install
 	$(BIN)/ruff check .
 
 bench: install
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+# The single-node SLURM cluster (slurm/README.md): its Debian packages, start, stop.
+system-deps:
+	bash slurm/install.sh
+
+slurm-up: system-deps
+	bash slurm/start.sh
+
+slurm-down:
+	bash slurm/stop.sh
 
 clean:
 	rm -rf $(VENV) results/runs results/demo

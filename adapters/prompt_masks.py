@@ -34,10 +34,17 @@ def mask_of_box(box: Box | None, shape: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def int_box(box: Box, shape: tuple[int, int]) -> tuple[int, int, int, int]:
-    """Round a box to ints inside the frame, at least 1x1 (OpenCV trackers need int boxes)."""
+def int_box(box: Box, shape: tuple[int, int], min_side: int = 1) -> tuple[int, int, int, int]:
+    """Round a box to ints inside the frame, each side at least ``min_side`` (grown about its
+    centre where the frame allows); OpenCV trackers need int boxes."""
     h_img, w_img = shape
     x, y, w, h = box
+    if w < min_side:
+        x, w = x + w / 2 - min_side / 2, min_side
+        x = min(max(x, 0), max(w_img - w, 0))
+    if h < min_side:
+        y, h = y + h / 2 - min_side / 2, min_side
+        y = min(max(y, 0), max(h_img - h, 0))
     x0 = int(np.clip(round(x), 0, w_img - 1))
     y0 = int(np.clip(round(y), 0, h_img - 1))
     x1 = int(np.clip(round(x + w), x0 + 1, w_img))

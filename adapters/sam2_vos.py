@@ -20,7 +20,7 @@ import contextlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -209,10 +209,10 @@ class SAM2Session(Session):
 
     def _track(self) -> Iterator[FrameResult]:
         import torch
+        from sam2.modeling.sam2_base import NO_OBJ_SCORE
 
         from adapters.sam2_frames import prune_memory
         from harness.runner.timing import ModelTimer
-        from sam2.modeling.sam2_base import NO_OBJ_SCORE
 
         p, st = self.predictor, self.state
         self._stale = True

@@ -58,17 +58,18 @@ def _register_decode_variant() -> str:
     return "static-decode"
 
 
-def run_variant(method: str, data: Path, out: Path, repeats: int) -> dict:
+def run_variant(method: str, data: Path, out: Path, repeats: int, writers: int = 2) -> dict:
     from harness.config import load_experiment
     from harness.runner.driver import run_experiment
     from harness.runner.rundir import RunDir
 
     best = None
     for r in range(repeats):
-        results = out / f"{method}-{r}"
+        results = out / f"{method}-{writers}-{r}"
         shutil.rmtree(results, ignore_errors=True)
         cfg = load_experiment("smoke", [f"method={method}", f"results={results}", f"dataset.root={data}",
-                                        "cluster=inline", "progress=false", "mlflow.enabled=false"])
+                                        "cluster=inline", "progress=false", "mlflow.enabled=false",
+                                        f"writer_threads={writers}"])
         t0, c0 = time.perf_counter(), os.times()
         outcome = run_experiment(cfg, quiet=True, score=False)
         wall, c1 = time.perf_counter() - t0, os.times()
@@ -79,7 +80,7 @@ def run_variant(method: str, data: Path, out: Path, repeats: int) -> dict:
         loop = sum(r["loop_s"] for r in recs)
         flushed = sum(r["wall_s"] for r in recs)
         model = sum(r["model_s"] for r in recs)
-        res = {"method": method, "videos": len(recs), "frames": frames, "height": recs[0]["height"],
+        res = {"method": method + ("" if writers == 2 else f" ({writers} writer)"), "writers": writers, "videos": len(recs), "frames": frames, "height": recs[0]["height"],
                "width": recs[0]["width"], "loop_s": loop, "loop_and_flush_s": flushed, "model_s": model,
                "run_wall_s": wall, "fps_loop": frames / loop, "fps_with_flush": frames / flushed,
                "fps_run_wall": frames / wall, "cpu_ms_per_frame": 1000 * cpu / frames,
@@ -92,6 +93,27 @@ def run_variant(method: str, data: Path, out: Path, repeats: int) -> dict:
     harness_s = 1.0 / best["fps_with_flush"]
     best["overhead_at_25fps"] = harness_s / (harness_s + 1 / 25.0)
     return best
+
+
+def merge_ab(data: Path, n: int = 40) -> dict:
+    """A/B in one process: the data layer's ``masks_to_labels`` vs the runner's ``merge_masks``."""
+    import numpy as np
+
+    from harness.data import open_dataset
+    from harness.data.masks import masks_to_labels
+    from harness.runner.predict import merge_masks
+
+    video = open_dataset(data).video(open_dataset(data).videos[0])
+    gt = video.gt(video.annotated[len(video.annotated) // 2])
+    masks = {int(o): gt == o for o in np.unique(gt) if o}
+    assert (merge_masks(masks, gt.shape) == masks_to_labels(masks, gt.shape)).all()
+    out = {"objects": len(masks)}
+    for name, fn in (("masks_to_labels_ms", masks_to_labels), ("merge_masks_ms", merge_masks)):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn(masks, gt.shape)
+        out[name] = 1000 * (time.perf_counter() - t0) / n
+    return out
 
 
 def main() -> int:
@@ -113,11 +135,14 @@ def main() -> int:
         tmp.rename(data)
     work = out / "harness_throughput_runs"
     results = [run_variant("static", data, work, args.repeats),
+               run_variant("static", data, work, args.repeats, writers=1),
                run_variant(_register_decode_variant(), data, work, args.repeats)]
+    merge = merge_ab(data)
     shutil.rmtree(work, ignore_errors=True)
     main_fps = results[0]["fps_with_flush"]
     doc = {"benchmark": "harness_throughput", "target_fps": TARGET_FPS, "meets_target": main_fps >= TARGET_FPS,
-           "fps": main_fps, "variants": results, "machine": {"platform": platform.platform(),
+           "fps": main_fps, "variants": results, "label_merge_ms": merge, "niceness": os.nice(0),
+           "machine": {"platform": platform.platform(),
                                                              "python": platform.python_version(),
                                                              "cpus": os.cpu_count()}}
     out.mkdir(parents=True, exist_ok=True)
@@ -132,7 +157,11 @@ def main() -> int:
         lines.append(f"| {r['method']} | {r['videos']} | {r['frames']} | {r['fps_loop']:.0f} | "
                      f"{r['fps_with_flush']:.0f} | {r['fps_run_wall']:.0f} | {r['cpu_ms_per_frame']:.1f} | "
                      f"{100 * r['overhead_at_25fps']:.1f}% | {r['peak_host_rss_mib']:.0f} | {r['load_avg_1min']:.1f} |")
-    lines += ["", "`loop fps`: frames / time inside the setting's loop; `incl. PNG flush`: until every PNG is on "
+    lines += ["", f"Label-map merge per 720p frame ({merge['objects']} objects, same process): "
+              f"`masks_to_labels` {merge['masks_to_labels_ms']:.2f} ms, runner's `merge_masks` "
+              f"{merge['merge_masks_ms']:.2f} ms.", f"Process niceness: {doc['niceness']} (the dev machine is shared; "
+              "a negative value means the figures were taken with raised priority).",
+              "", "`loop fps`: frames / time inside the setting's loop; `incl. PNG flush`: until every PNG is on "
               "disk and the record written; `whole run`: including planning, dataset open and method load.",
               "`static+decode` (static-decode) also decodes every JPEG through the prefetching reader.",
               "`load avg`: the machine's 1-minute load average when the variant finished (the dev machine is "

@@ -35,6 +35,7 @@ ENTRY_POINT_GROUP = "mosebench.adapters"
 BUILTINS: dict[str, str] = {
     "static": "adapters.static_baseline:StaticBaseline",
     "flow": "adapters.flow_baseline:FlowBaseline",
+    "proposals": "adapters.motion_proposals:MotionProposals",
     "csrt": "adapters.opencv_trackers:CSRTTracker",
     "mil": "adapters.opencv_trackers:MILTracker",
     "sam2": "adapters.sam2_vos:SAM2",

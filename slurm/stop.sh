@@ -5,8 +5,25 @@
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export PATH=$PATH:/usr/sbin:/sbin
+# --purge: also delete the state folder. --if-tests-own-it: stop only a cluster that a test session
+# started (marker file `owner`) and that no live test session still holds (lease files named by pid).
 purge=0
-[[ ${1:-} == --purge ]] && purge=1
+case ${1:-} in
+    --purge) purge=1 ;;
+    --if-tests-own-it)
+        [[ -f $STATE/owner ]] || exit 0
+        for lease in "$STATE"/leases/*; do
+            [[ -e $lease ]] || continue
+            pid=${lease##*/}
+            if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
+                log "cluster still used by test session $pid: left running"
+                exit 0
+            fi
+            rm -f "$lease"
+        done ;;
+    "") ;;
+    *) echo "usage: $0 [--purge|--if-tests-own-it]" >&2; exit 2 ;;
+esac
 
 if [[ -n $(daemon_pid slurmctld) ]]; then
     # Jobs first: with proctrack/linuxproc their processes would outlive slurmd.

@@ -84,3 +84,15 @@ def test_method_options_and_capabilities_checked_before_any_work(tmp_path: Path)
     msg = str(err.value)
     assert "'static' cannot run setting 'box'" in msg and "flow" in msg and "sam2" in msg
     assert not (tmp_path / "never-created").exists() and not (tmp_path / "runs").exists()
+
+
+def test_cli_reports_config_errors_with_exit_status_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from harness.cli import main
+
+    assert main(["run", "bogus=1"]) == 2
+    assert "unknown key 'bogus'" in capsys.readouterr().err
+    assert main(["run", "method=nosuch", "setting=mask"]) == 2
+    assert "unknown method 'nosuch'" in capsys.readouterr().err
+    assert main(["status", str(tmp_path)]) == 2
+    assert "not a mosebench run directory" in capsys.readouterr().err
+    assert main(["resume", str(tmp_path), "method=flow"]) == 2

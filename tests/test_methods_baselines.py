@@ -13,6 +13,7 @@ from harness.api import BoxPrompt, MaskPrompt, PointsPrompt, ScribblePrompt
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _methods_video import iou, moving_objects  # noqa: E402
+
 from adapters.prompt_masks import box_of_mask  # noqa: E402
 
 FRAMES = 16

@@ -27,9 +27,20 @@ from harness.errors import CapabilityError
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _methods_video import moving_objects  # noqa: E402
+
 from adapters.prompt_masks import box_of_mask  # noqa: E402
 
 TEST_OPTIONS = {"random_init": True, "image_size": 64}  # sam2*: no checkpoint in CI
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny tensors on a shared 2-core machine: thread hand-offs cost more than the maths (5x)."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def _installed() -> list[str]:
@@ -81,7 +92,7 @@ def _check(method, frames, prompts, results):
                 assert any(r.masks[p.obj_id].any() for p in prompts if p.frame == r.frame)
         else:
             assert live <= set(r.boxes) <= set(starts)
-            for oid, b in r.boxes.items():
+            for b in r.boxes.values():
                 assert b is None or (len(b) == 4 and b[2] > 0 and b[3] > 0)
         for oid, s in r.scores.items():
             assert oid in starts and 0.0 <= s <= 1.0
@@ -124,7 +135,8 @@ def test_method_contract(name, small_synth, late_video):
 
     # a fresh session per video: running another video in between changes nothing
     again = _run(method, v.frames, synth_prompts)
-    for a, b in zip(first, again):
+    _check(method, v.frames, synth_prompts, again)
+    for a, b in zip(first, again) if getattr(method, "deterministic", True) else ():
         for oid in a.masks:
             assert np.array_equal(a.masks[oid], b.masks[oid]), (name, a.frame, oid)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.metrics.score import score
-from harness.metrics.testdata import CaseSpec, generate_case
+from harness.metrics.testdata import CaseSpec, add_void_band, generate_case
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "metrics" / "official.json").read_text())
 
@@ -50,11 +50,14 @@ def test_mose_equals_official_scorer(tmp_path, name):
     assert summary.n_objects == len(official) and summary.n_missing == 0
 
 
-def test_davis_protocol_equals_davis2017_evaluation(tmp_path):
+@pytest.mark.parametrize("name", sorted(GOLDEN["davis"]))
+def test_davis_protocol_equals_davis2017_evaluation(tmp_path, name):
     import pandas as pd
 
-    case = GOLDEN["davis"]["davis"]
+    case = GOLDEN["davis"][name]
     root = generate_case(tmp_path / "d", CaseSpec.from_json(case["spec"]))
+    if name == "davis_void":
+        add_void_band(root)
     summary = score(None, root / "Annotations", root / "pred", tmp_path / "out", protocol="davis", jobs=2)
     objects = pd.read_csv(tmp_path / "out" / "per_object.csv")
     got = {f"{r.video}_{r.object}": r for r in objects.itertuples()}

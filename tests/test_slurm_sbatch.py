@@ -98,7 +98,20 @@ def test_the_cluster_accepts_and_runs_the_golden_script(slurm_cluster, tmp_path:
     assert _normalise(submitted, folder) == (GOLDEN / "array.sh").read_text()
     assert gpu not in (None, "")  # SLURM gave the task one (fake) GPU
     assert (omp, account) == ("2", "mosebench")  # the setup lines ran; the account was used
-    rows = sacct("-X", "-j", array_id, "-o", "JobID,Partition,QOS,AllocTRES")
+    deadline = time.time() + 20
+    while True:  # sacct lags the controller by a second or two
+        rows = sacct("-X", "-j", array_id, "-o", "JobID,Partition,QOS,AllocTRES")
+        if len(rows) >= N_TASKS or time.time() > deadline:
+            break
+        time.sleep(0.5)
     assert len(rows) == N_TASKS and all(r["Partition"] == "gpu" and r["QOS"] == "normal" for r in rows), rows
     assert all("gres/gpu=1" in r["AllocTRES"] for r in rows), rows
     assert time.time() - t0 < 120
+
+
+def test_signal_delay_not_below_the_time_limit_is_a_config_error(tmp_path: Path) -> None:
+    from harness.errors import ConfigError
+
+    cluster = load_experiment("smoke", ["cluster=slurm", "cluster.timeout_min=1", "cluster.signal_delay_s=60"]).cluster
+    with pytest.raises(ConfigError, match=r"cluster.signal_delay_s=60 must be below cluster.timeout_min\*60=60"):
+        make_executor(cluster, tmp_path)

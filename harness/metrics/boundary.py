@@ -13,9 +13,12 @@ Facts carried over from the official tools (davis2017-evaluation ``metrics.py``,
   For a non-integer ``r`` the grid is *not* centred on 0, and OpenCV anchors the kernel at
   ``(k // 2, k // 2)``, so the effective neighbourhood is slightly shifted. We reproduce this.
 
-Everything here works on a crop around the object (``window_bmaps``) and gives exactly the
-full-frame result: masks are zero outside their boxes, so the only thing a crop can change is the
-special last-row / last-column rule, which :func:`window_bmaps` applies only at the real frame edge.
+Callers work on a crop around the object and get exactly the full-frame result: masks are zero
+outside their boxes, so a crop that keeps one extra (zero) row and column wherever the frame
+continues sees the same neighbours, and the last-row / last-column rule fires only at the real
+frame edge. Boundary matching never dilates: for each boundary pixel of one mask it asks, with box
+sums of the other boundary's integral image, whether the disk (as a few rectangles) shifted to that
+pixel contains a boundary pixel, which is exactly what ``cv2.dilate(other, disk)`` would say there.
 """
 
 from __future__ import annotations
@@ -77,29 +80,6 @@ def seg2bmap_fast(seg: np.ndarray) -> np.ndarray:
 
     u8 = np.ascontiguousarray(seg, dtype=bool).view(np.uint8)
     return cv2.subtract(cv2.dilate(u8, _K2, anchor=(0, 0)), cv2.erode(u8, _K2, anchor=(0, 0)))
-
-
-def window_bmaps(masks: tuple[np.ndarray, ...], at_bottom: bool, at_right: bool) -> tuple[np.ndarray, ...]:
-    """Boundary maps of crops of masks that are zero outside the crop (except at the frame edge).
-
-    Args:
-        masks: ``(h, w) bool`` crops taken from full frames; every pixel of the full masks outside
-            the crop must be 0 *below and right of it* unless the crop touches that frame edge.
-        at_bottom / at_right: whether the crop's last row / column is the frame's last row / column.
-
-    Returns:
-        the boundary maps the full-frame :func:`seg2bmap` gives inside the crop.
-    """
-    out = []
-    for m in masks:
-        if at_bottom and at_right:
-            out.append(seg2bmap_fast(m).view(bool))
-            continue
-        # pad with the zero neighbours the full frame has; the padded row/col itself is trimmed
-        pad = np.zeros((m.shape[0] + (not at_bottom), m.shape[1] + (not at_right)), dtype=bool)
-        pad[: m.shape[0], : m.shape[1]] = m
-        out.append(np.ascontiguousarray(seg2bmap_fast(pad)[: m.shape[0], : m.shape[1]]).view(bool))
-    return tuple(out)
 
 
 def dilate(bmap: np.ndarray, kernel: np.ndarray) -> np.ndarray:

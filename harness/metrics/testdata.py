@@ -113,3 +113,13 @@ def generate_case(out: str | Path, spec: CaseSpec) -> Path:
                         "objects": {str(i): {"category": "synthetic"} for i in range(1, n_obj + 1)}}
     (out / "meta.json").write_text(json.dumps({"videos": videos}, indent=1))
     return out
+
+
+def add_void_band(root: str | Path) -> None:
+    """Mark a 4-row band of every GT frame under ``root/Annotations`` as void (255), as DAVIS does."""
+    from harness.data.masks import read_label_png
+
+    for png in sorted(Path(root, "Annotations").glob("*/*.png")):
+        a = read_label_png(png).copy()
+        a[a.shape[0] // 3: a.shape[0] // 3 + 4, :] = 255
+        write_label_png(png, a)

@@ -28,7 +28,8 @@ from harness.runner.plan import (
 from harness.runner.rundir import RunDir, provenance, read_json, write_json
 
 # Keys that do not change the numbers: a run resumed with another cluster is the same run.
-_VOLATILE = ("cluster", "mlflow", "retry", "force", "progress", "run_id", "description", "results")
+_VOLATILE = ("cluster", "mlflow", "retry", "force", "progress", "run_id", "description", "results",
+             "writer_threads")
 
 
 @dataclass(frozen=True)
@@ -213,6 +214,8 @@ def execute(run: RunDir, cfg: ExperimentConfig, *, force_before: float | None = 
     for attempt in range(1, cfg.retry.attempts + 2):
         pending = pending_videos(run, force_before)
         if not pending:
+            if attempt == 1:
+                say("every video already has a complete record (--force redoes them)")
             break
         shards = plan_shards(pending, cfg.cluster)
         overrides = cfg.retry.method_overrides if attempt > 1 else {}

@@ -37,6 +37,14 @@ def sbatch_extra(lines: Iterable[str]) -> dict[str, Any]:
 
 def slurm_parameters(cluster: ClusterConfig) -> dict[str, Any]:
     """submitit SlurmExecutor parameters from the cluster config."""
+    # SLURM sends the time-out signal (submitit's checkpoint/requeue) at its first ~30 s check with
+    # fewer than signal_delay_s left; a delay as long as the limit fires before the job step exists
+    # and is lost, and the shard is killed at the limit without requeue.
+    if int(cluster.signal_delay_s) >= int(cluster.timeout_min) * 60:
+        raise ConfigError(f"cluster '{cluster.name}': cluster.signal_delay_s={cluster.signal_delay_s} must be "
+                          f"below cluster.timeout_min*60={int(cluster.timeout_min) * 60} s (shards are signalled "
+                          f"that long before their time limit to checkpoint and requeue); lower "
+                          f"cluster.signal_delay_s or raise cluster.timeout_min")
     params: dict[str, Any] = {
         "time": int(cluster.timeout_min),
         "cpus_per_task": int(cluster.cpus),

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.config import Cell, ClusterConfig, DatasetConfig, ExperimentConfig, adapter_name, expand_cells
-from harness.errors import CapabilityError, ConfigError, DataError, MosebenchError
+from harness.errors import CapabilityError, ConfigError, DataError, MissingDependencyError, MosebenchError
 
 if TYPE_CHECKING:
     from harness.data.dataset import Dataset
@@ -100,6 +100,10 @@ def check_capabilities(cfg: ExperimentConfig, cells: tuple[Cell, ...]) -> None:
         raw = {k: v for k, v in (cfg.method.get(name) or {}).items() if k != "adapter"}
         cls = method_class(name, cfg)
         registry.build_config(cls, raw)
+        missing = registry.default.missing_requirements(adapter_name(name, cfg.method.get(name)))
+        if missing:
+            raise MissingDependencyError(f"method '{name}' needs " + "; ".join(
+                f"module '{m}' (install: {hint})" for m, hint in missing.items()))
         retry_keys -= set(option_names(cls))
     if retry_keys:
         raise ConfigError(f"retry.method_overrides: no method of this experiment has option(s) "
@@ -117,14 +121,28 @@ def check_capabilities(cfg: ExperimentConfig, cells: tuple[Cell, ...]) -> None:
         raise CapabilityError("; ".join(problems))
 
 
+SYNTH_SPEC = "mosebench_synth.json"
+
+
 def ensure_dataset(ds: DatasetConfig) -> Path:
-    """The dataset root; a synthetic set is generated there first when missing (atomically)."""
+    """The dataset root; a synthetic set is generated there first when missing (atomically), or
+    regenerated when a set mosebench generated there earlier had another spec."""
+    import json
+    from dataclasses import asdict
+
     root = Path(ds.root)
-    if root.exists() or ds.synth is None:
+    if ds.synth is None:
         if not root.exists():
             raise DataError(f"dataset '{ds.name}': root {root} does not exist; download it or set "
                             f"dataset.{ds.name}.root=PATH")
         return root
+    spec = asdict(ds.synth)
+    marker = root / SYNTH_SPEC
+    if root.exists():
+        if not marker.is_file():
+            return root  # not made by us (e.g. a test fixture): use as is
+        if json.loads(marker.read_text()) == spec:
+            return root
     from harness.data.synth import generate
 
     s = ds.synth
@@ -134,6 +152,9 @@ def ensure_dataset(ds: DatasetConfig) -> Path:
           f"{s.height}x{s.width}, seed {s.seed}) in {root}", flush=True)
     generate(tmp, videos=s.videos, frames=s.frames, size=(s.height, s.width), seed=s.seed,
              annotate_every=s.annotate_every)
+    (tmp / SYNTH_SPEC).write_text(json.dumps(spec))
+    if marker.is_file():  # an older synthetic set of ours with another spec
+        shutil.rmtree(root)
     try:
         os.replace(tmp, root)
     except OSError:  # another process generated it meanwhile

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-
 SMALL_CELL_FRAMES = 1500
 
 

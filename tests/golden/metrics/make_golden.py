@@ -22,7 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
-from harness.metrics.testdata import CaseSpec, generate_case  # noqa: E402
+from harness.metrics.testdata import CaseSpec, add_void_band, generate_case  # noqa: E402
 
 MOSE_CASES = {
     # odd sizes, tiny (2x2 / 4-pixel) to large objects, absences at the start, repeated
@@ -33,7 +33,8 @@ MOSE_CASES = {
                      seed=23, max_objects=5),
 }
 SPARSE = {"name": "sparse", "spec": CaseSpec(sizes=((120, 160), (90, 121)), frames=(31, 26), seed=5), "every": 5}
-DAVIS_CASES = {"davis": CaseSpec(sizes=((120, 160), (97, 131), (64, 64), (180, 240)), frames=(14, 9, 20, 12), seed=7)}
+DAVIS_CASES = {"davis": CaseSpec(sizes=((120, 160), (97, 131), (64, 64), (180, 240)), frames=(14, 9, 20, 12), seed=7),
+               "davis_void": CaseSpec(sizes=((90, 120), (64, 80)), frames=(10, 8), seed=8)}
 
 
 def sparsify(root: Path, every: int) -> None:
@@ -108,6 +109,8 @@ def main() -> None:
                                           **run_mose(tools, root, pred_gt_only)}
         for name, spec in DAVIS_CASES.items():
             root = generate_case(Path(tmp) / name, spec)
+            if name == "davis_void":
+                add_void_band(root)
             golden["davis"][name] = {"spec": spec.to_json(), **run_davis(args.davis, root)}
     (HERE / "official.json").write_text(json.dumps(golden, indent=1, sort_keys=True) + "\n")
     print("wrote", HERE / "official.json")

@@ -1,0 +1,236 @@
+"""SAM2 on long videos: peak host memory vs video length, adapter vs upstream init_state.
+
+Each measurement runs in its own subprocess (peak RSS is per process) on CPU with seeded random
+SAM2.1-tiny weights at a small model input, one object, a synthetic JPEG video (a textured disk
+circling on a textured background) that the adapter streams and upstream loads whole:
+
+* ``adapter``: mosebench's SAM2 adapter (lazy frames + memory pruning);
+* ``adapter-noprune``: the same with ``prune_memory: false`` (lazy frames only);
+* ``upstream``: the official predictor as tools/vos_inference.py drives it
+  (``init_state`` on a JPEG folder, ``propagate_in_video``).
+
+Also checks that masks are identical with and without pruning (and identical to upstream) on the
+shorter video. Writes results/bench/sam2_memory.json and .md.
+
+    .venv/bin/python benchmarks/bench_sam2_memory.py [--lengths 100 2000] [--image-size 128]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "results" / "bench"
+H, W = 96, 128
+
+
+class DrawnVideo:
+    """A FrameSource whose frames are computed on demand (the benchmark itself holds no video)."""
+
+    def __init__(self, n: int, seed: int = 0) -> None:
+        import numpy as np
+
+        rng = np.random.default_rng(seed)
+        self.name, self.height, self.width = f"circle{n}", H, W
+        self.frame_names = tuple(f"{i:05d}" for i in range(n))
+        self._n = n
+        self._bg = np.kron(rng.integers(0, 110, (H // 4, W // 4, 3)), np.ones((4, 4, 1))).astype(np.uint8)
+        self._fg = np.kron(rng.integers(150, 255, (H // 2, W // 2, 3)), np.ones((2, 2, 1))).astype(np.uint8)
+        self._yy, self._xx = np.mgrid[0:H, 0:W]
+
+    def __len__(self) -> int:
+        return self._n
+
+    def mask(self, i: int):
+        import numpy as np
+
+        a = 2 * np.pi * i / 60
+        cy, cx = H / 2 + 25 * np.sin(a), W / 2 + 35 * np.cos(a)
+        return (self._yy - cy) ** 2 + (self._xx - cx) ** 2 <= 14 ** 2
+
+    def frame(self, i: int):
+        img = self._bg.copy()
+        m = self.mask(i)
+        img[m] = self._fg[m]
+        return img
+
+    def stream(self, start=0, stop=None, reverse=False):
+        stop = self._n if stop is None else stop
+        order = range(stop - 1, start - 1, -1) if reverse else range(start, stop)
+        for i in order:
+            yield i, self.frame(i)
+
+
+class JpegDirVideo:
+    """A FrameSource decoding ``folder/*.jpg`` with PIL on demand (what upstream reads, decoded alike)."""
+
+    def __init__(self, folder: str, n: int) -> None:
+        self.name, self.height, self.width, self._dir, self._n = Path(folder).name, H, W, Path(folder), n
+        self.frame_names = tuple(f"{i:05d}" for i in range(n))
+
+    def __len__(self) -> int:
+        return self._n
+
+    def frame(self, i: int):
+        import numpy as np
+        from PIL import Image
+
+        return np.array(Image.open(self._dir / f"{i:05d}.jpg").convert("RGB"))
+
+    def stream(self, start=0, stop=None, reverse=False):
+        stop = self._n if stop is None else stop
+        order = range(stop - 1, start - 1, -1) if reverse else range(start, stop)
+        for i in order:
+            yield i, self.frame(i)
+
+
+def _digest(h, masks) -> None:
+    for m in masks:
+        h.update(m.tobytes())
+
+
+def child(mode: str, n: int, image_size: int, jpeg_dir: str | None) -> dict:
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(1)
+    sys.path.insert(0, str(ROOT))
+    from harness.runner.timing import PeakRSS, current_rss_bytes
+
+    video = DrawnVideo(n)  # geometry of the object (its first mask)
+    frames = JpegDirVideo(jpeg_dir, n)
+    digest = hashlib.sha256()
+    from adapters.sam2_vos import SAM2Config, SAM2Tiny, build_predictor
+    from harness.api import MaskPrompt
+
+    cfg = SAM2Config(size="t", random_init=True, seed=0, image_size=image_size, prune_memory=mode != "adapter-noprune")
+    times: list[float] = []
+    if mode.startswith("adapter"):
+        method = SAM2Tiny(cfg, "cpu")
+        rss0 = current_rss_bytes()
+        t0 = time.perf_counter()
+        with PeakRSS() as peak, method.open_session(frames) as s:
+            s.add_prompt(MaskPrompt(0, 1, video.mask(0)))
+            for r in s.propagate():
+                _digest(digest, [r.masks[1]])
+                times.append(r.model_time_s)
+            kept = sum(len(o["non_cond_frame_outputs"]) for o in s.state["output_dict_per_obj"].values())
+    else:
+        predictor = build_predictor(cfg, "cpu")
+        rss0 = current_rss_bytes()
+        t0 = time.perf_counter()
+        with PeakRSS() as peak, torch.inference_mode():
+            state = predictor.init_state(video_path=jpeg_dir)
+            predictor.add_new_mask(state, 0, 1, video.mask(0))
+            last = time.perf_counter()
+            for _, _, logits in predictor.propagate_in_video(state):
+                _digest(digest, [(logits[0, 0] > 0).cpu().numpy()])
+                now = time.perf_counter()
+                times.append(now - last)
+                last = now
+            kept = sum(len(o["non_cond_frame_outputs"]) for o in state["output_dict_per_obj"].values())
+    wall = time.perf_counter() - t0
+    return {"mode": mode, "frames": n, "image_size": image_size, "rss_after_build_mb": rss0 / 2**20,
+            "peak_rss_mb": peak.peak_bytes / 2**20, "peak_increase_mb": (peak.peak_bytes - rss0) / 2**20,
+            "ms_per_frame": 1000 * float(np.mean(times[1:])), "wall_s": wall,
+            "memory_entries_kept": kept, "mask_sha256": digest.hexdigest()}
+
+
+def write_jpegs(n: int, folder: Path) -> None:
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    video = DrawnVideo(n)
+    for i in range(n):
+        p = folder / f"{i:05d}.jpg"
+        if not p.exists():
+            Image.fromarray(video.frame(i)).save(p, quality=95)
+
+
+def run_child(mode: str, n: int, image_size: int, jpeg_dir: Path | None) -> dict:
+    cmd = [sys.executable, __file__, "--child", mode, str(n), "--image-size", str(image_size)]
+    if jpeg_dir is not None:
+        cmd += ["--jpeg-dir", str(jpeg_dir)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore", "TQDM_DISABLE": "1"}
+    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"{mode} {n} failed:\n{out.stderr[-3000:]}")
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"{mode:>16} {n:>5} frames: peak RSS {res['peak_rss_mb']:.0f} MB (+{res['peak_increase_mb']:.0f} MB), "
+          f"{res['ms_per_frame']:.1f} ms/frame", flush=True)
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lengths", type=int, nargs=2, default=(100, 2000))
+    ap.add_argument("--image-size", type=int, default=128)
+    ap.add_argument("--child", nargs=2, metavar=("MODE", "N"))
+    ap.add_argument("--jpeg-dir")
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child[0], int(args.child[1]), args.image_size, args.jpeg_dir)))
+        return
+    import tempfile
+
+    short, long = args.lengths
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        jpegs = {n: Path(tmp) / f"v{n}" for n in (short, long)}
+        for n, d in jpegs.items():
+            write_jpegs(n, d)
+        for n in (short, long):
+            for mode in ("adapter", "adapter-noprune", "upstream"):
+                rows.append(run_child(mode, n, args.image_size, jpegs[n]))
+    by = {(r["mode"], r["frames"]): r for r in rows}
+    a_s, a_l = by[("adapter", short)], by[("adapter", long)]
+    u_s, u_l = by[("upstream", short)], by[("upstream", long)]
+    summary = {
+        "image_size": args.image_size, "frame_size": [H, W], "device": "cpu", "threads": 1,
+        "weights": "sam2.1 hiera-t, seeded random init (seed 0)",
+        "adapter_peak_growth_mb": a_l["peak_rss_mb"] - a_s["peak_rss_mb"],
+        "upstream_peak_growth_mb": u_l["peak_rss_mb"] - u_s["peak_rss_mb"],
+        "adapter_long_over_short_peak": a_l["peak_rss_mb"] / a_s["peak_rss_mb"],
+        "upstream_long_over_short_peak": u_l["peak_rss_mb"] / u_s["peak_rss_mb"],
+        "masks_equal_prune_vs_noprune": all(
+            by[("adapter", n)]["mask_sha256"] == by[("adapter-noprune", n)]["mask_sha256"] for n in (short, long)),
+        "masks_equal_adapter_vs_upstream": all(
+            by[("adapter", n)]["mask_sha256"] == by[("upstream", n)]["mask_sha256"] for n in (short, long)),
+        "runs": rows,
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "sam2_memory.json").write_text(json.dumps(summary, indent=2) + "\n")
+    lines = [
+        "# SAM2 memory vs video length",
+        "",
+        f"CPU, 1 thread, SAM2.1 hiera-t (seeded random weights), model input {args.image_size}px, "
+        f"{H}x{W} frames, one object. Peak RSS of a fresh process per run (model included).",
+        "",
+        "| run | frames | peak RSS (MB) | peak - RSS after model build (MB) | ms/frame | non-cond memories kept |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(f"| {r['mode']} | {r['frames']} | {r['peak_rss_mb']:.0f} | {r['peak_increase_mb']:.0f} | "
+                     f"{r['ms_per_frame']:.1f} | {r['memory_entries_kept']} |")
+    lines += [
+        "",
+        f"- adapter: peak grows by {summary['adapter_peak_growth_mb']:.0f} MB from {short} to {long} frames "
+        f"(x{summary['adapter_long_over_short_peak']:.2f}); upstream init_state + propagate: "
+        f"{summary['upstream_peak_growth_mb']:.0f} MB (x{summary['upstream_long_over_short_peak']:.2f}).",
+        f"- masks identical with and without pruning: {summary['masks_equal_prune_vs_noprune']}; "
+        f"identical to upstream: {summary['masks_equal_adapter_vs_upstream']}.",
+        "",
+    ]
+    (OUT / "sam2_memory.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

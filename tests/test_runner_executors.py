@@ -1,0 +1,51 @@
+"""Cluster config -> submitit executor, and how work is cut into shards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.config import ClusterConfig, load_experiment
+from harness.errors import ConfigError
+from harness.runner.executors import InlineExecutor, make_executor, sbatch_extra
+from harness.runner.plan import plan_shards
+
+
+def test_slurm_executor_gets_every_cluster_option(tmp_path: Path) -> None:
+    cfg = load_experiment("demo", ["cluster=slurm", "cluster.partition=gpu", "cluster.account=vos",
+                                   "cluster.qos=high", "cluster.constraint=a100", "cluster.gpus=2",
+                                   "cluster.cpus=6", "cluster.mem=40G", "cluster.timeout_min=90",
+                                   "cluster.array_parallelism=5",
+                                   "cluster.extra_sbatch=[--exclusive,--reservation=bench]",
+                                   "cluster.setup=[module load cuda]"])
+    ex = make_executor(cfg.cluster, tmp_path, name="mosebench-demo")
+    from submitit.slurm.slurm import _make_sbatch_string
+
+    # what map_array submits for a 12-shard array
+    text = _make_sbatch_string(command="python -m x", folder=tmp_path, map_count=12, **ex.parameters)
+    for line in ("--partition=gpu", "--account=vos", "--qos=high", "--constraint=a100", "--gpus-per-node=2",
+                 "--cpus-per-task=6", "--mem=40G", "--time=90", "--array=0-11%5", "--exclusive",
+                 "--reservation=bench", "--job-name=mosebench-demo"):
+        assert f"#SBATCH {line}" in text, line
+    assert "module load cuda" in text
+
+
+def test_sbatch_extra_lines_and_unknown_executor() -> None:
+    assert sbatch_extra(["--exclusive", "#SBATCH --mail-type=END", "--gres=gpu:a100:1"]) == {
+        "exclusive": True, "mail_type": "END", "gres": "gpu:a100:1"}
+    with pytest.raises(ConfigError, match="--key=value"):
+        sbatch_extra(["exclusive"])
+    with pytest.raises(ConfigError, match="unknown executor 'k8s'"):
+        make_executor(ClusterConfig(name="x", executor="k8s"), ".")
+    assert isinstance(make_executor(ClusterConfig(name="inline", executor="inline"), "."), InlineExecutor)
+
+
+def test_shards_per_cell_chunks_or_contiguous_jobs() -> None:
+    pending = {"a": ["v1", "v2", "v3"], "b": ["v1", "v2"]}
+    per_cell = plan_shards(pending, ClusterConfig(videos_per_shard=2))
+    assert [s.describe() for s in per_cell] == ["a[2]", "a[1]", "b[2]"]
+    jobs = plan_shards(pending, ClusterConfig(jobs=2))
+    assert [s.describe() for s in jobs] == ["a[3]", "b[2]"]
+    assert sum(s.n_videos for s in plan_shards(pending, ClusterConfig(jobs=10))) == 5
+    assert plan_shards({}, ClusterConfig()) == []
