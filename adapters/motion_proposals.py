@@ -46,7 +46,7 @@ from harness.api import (
     PromptKind,
     Session,
 )
-from harness.errors import ConfigError
+from harness.errors import ConfigError, DataError
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,7 @@ class ProposalsConfig:
     motion_z: float = 3.0
     velocity_tol: float = 0.6
     colour_dist: float = 10.0
+    merge_solidity: float = 0.9
     min_area: float = 0.002
     max_area: float = 0.4
     preset: str = "medium"
@@ -211,6 +212,57 @@ def _union(n: int, pairs: np.ndarray, join: np.ndarray) -> np.ndarray:
     return np.array([find(i) for i in range(n)])
 
 
+def _hull_area(points: np.ndarray) -> float:
+    """Pixel area of the convex hull of integer pixel centres ``(N, 2)`` (Pick-style correction:
+    the polygon through pixel centres misses about half a pixel along its perimeter)."""
+    import cv2
+
+    hull = cv2.convexHull(points)
+    return float(cv2.contourArea(hull) + cv2.arcLength(hull, True) / 2 + 1)
+
+
+def _merge_convex(comp: np.ndarray, sp: np.ndarray, pairs: np.ndarray, solid_min: float) -> np.ndarray:
+    """Join adjacent components (``pairs`` of superpixels) whose union stays nearly convex.
+
+    A rotating or deforming object has uneven residual flow and splits into several velocity
+    groups; its parts together still form one compact blob, while two neighbouring objects do not.
+    Smallest unions first; ``solid_min``: least ``area / convex-hull area`` of a union.
+    """
+    import cv2
+
+    lab = comp[sp]
+    ys, xs = np.nonzero(np.ones_like(sp, bool))
+    order = np.argsort(lab.ravel(), kind="stable")
+    ids, starts = np.unique(lab.ravel()[order], return_index=True)
+    points: dict[int, np.ndarray] = {}
+    area: dict[int, int] = {}
+    for k, c in enumerate(ids):
+        sel = order[starts[k]:(starts[k + 1] if k + 1 < len(starts) else order.size)]
+        pts = np.stack([xs[sel], ys[sel]], 1).astype(np.int32)
+        points[int(c)] = cv2.convexHull(pts).reshape(-1, 2)
+        area[int(c)] = int(sel.size)
+    edges = {(int(min(a, b)), int(max(a, b))) for a, b in zip(comp[pairs[:, 0]], comp[pairs[:, 1]]) if a != b}
+    parent = {c: c for c in points}
+
+    def find(c: int) -> int:
+        while parent[c] != c:
+            parent[c] = parent[parent[c]]
+            c = parent[c]
+        return c
+
+    for a, b in sorted(edges, key=lambda e: area[e[0]] + area[e[1]]):
+        ra, rb = find(a), find(b)
+        if ra == rb:
+            continue
+        union = np.concatenate([points[ra], points[rb]])
+        total = area[ra] + area[rb]
+        if total / _hull_area(union) >= solid_min:
+            parent[rb] = ra
+            points[ra] = cv2.convexHull(union).reshape(-1, 2)
+            area[ra] = total
+    return np.array([find(int(c)) for c in comp])
+
+
 def _solidity(mask: np.ndarray) -> float:
     import cv2
 
@@ -268,27 +320,41 @@ def candidates(frames: list[np.ndarray], cfg: ProposalsConfig) -> list[Candidate
         np.linalg.norm(vel[i] - vel[j], axis=1) <= np.maximum(cfg.velocity_tol, 0.3 * speed))
     join_static = ~moving[i] & ~moving[j] & (np.linalg.norm(col[i] - col[j], axis=1) <= cfg.colour_dist)
     comp = _union(n, pairs, join_moving | join_static)
+    if cfg.merge_solidity < 1.0:
+        comp = _merge_convex(comp, sp, pairs[moving[i] & moving[j]], cfg.merge_solidity)
+
+    from scipy.ndimage import find_objects
 
     border = np.zeros((h, w), bool)
     border[0, :] = border[-1, :] = border[:, 0] = border[:, -1] = True
-    comp_map = comp[sp]
+    roots, comp_index = np.unique(comp, return_inverse=True)
+    comp_map = comp_index.reshape(-1)[sp] + 1  # (h, w) component 1..C
     ring_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
     out: list[Candidate] = []
-    for c in np.unique(comp):
-        mask = _fill_holes(comp_map == c)
-        area = mask.sum() / (h * w)
+    for c, box in enumerate(find_objects(comp_map)):
+        if box is None:
+            continue
+        # work on the component's bounding box, padded for the contrast ring: cost ~ its area
+        y0, y1 = max(box[0].start - 4, 0), min(box[0].stop + 4, h)
+        x0, x1 = max(box[1].start - 4, 0), min(box[1].stop + 4, w)
+        crop = _fill_holes(comp_map[y0:y1, x0:x1] == c + 1)
+        area = crop.sum() / (h * w)
         if not cfg.min_area <= area <= cfg.max_area:
             continue
-        solidity = _solidity(mask)
-        if moving[c]:
-            score = (1.0 + float(np.clip(motion.saliency[mask], 0, 10).mean()) / 10.0) * solidity
+        solidity = _solidity(crop)
+        lab = labs[0][y0:y1, x0:x1]
+        edge = border[y0:y1, x0:x1]
+        if moving[roots[c]]:
+            score = (1.0 + float(np.clip(motion.saliency[y0:y1, x0:x1][crop], 0, 10).mean()) / 10.0) * solidity
         else:  # a static segment: object-like when compact and unlike its surroundings
-            ring = cv2.dilate(mask.astype(np.uint8), ring_kernel).astype(bool) & ~mask
-            contrast = np.linalg.norm(labs[0][mask].mean(0) - labs[0][ring].mean(0)) if ring.any() else 0.0
-            score = 0.5 * solidity * min(1.0, contrast / 30.0) * (1.0 - (mask & border).sum() / border.sum())
+            ring = cv2.dilate(crop.astype(np.uint8), ring_kernel).astype(bool) & ~crop
+            contrast = np.linalg.norm(lab[crop].mean(0) - lab[ring].mean(0)) if ring.any() else 0.0
+            score = 0.5 * solidity * min(1.0, contrast / 30.0) * (1.0 - (crop & edge).sum() / border.sum())
+        mask = np.zeros((h, w), bool)
+        mask[y0:y1, x0:x1] = crop
         if scale != 1.0:
             mask = cv2.resize(mask.astype(np.uint8), (w0, h0), interpolation=cv2.INTER_NEAREST) > 0
-        out.append(Candidate(score, mask, bool(moving[c])))
+        out.append(Candidate(score, mask, bool(moving[roots[c]])))
     out.sort(key=lambda cand: -cand.score)
     return out
 
@@ -352,6 +418,9 @@ class ProposalsSession(Session):
             return
         import cv2
 
+        if max(self.video.height, self.video.width) < 12:
+            raise DataError(f"video '{self.video.name}' frames are {self.video.height}x{self.video.width}: "
+                            "DIS optical flow needs a side of at least 12 pixels; upscale the frames")
         # a fresh flow session per call: the proposals are not prompts the caller added. The
         # flow session reads its prompts for frame t when it reaches t, so proposals made on a
         # later frame are added just before that frame is pulled.

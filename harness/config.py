@@ -75,7 +75,8 @@ class ClusterConfig:
     account: str | None = None
     qos: str | None = None
     constraint: str | None = None
-    gpus: int = 0  # per node (per shard)
+    gpus: int = 0  # per node (per shard); local: GPUs per job (device=cuda implies at least 1)
+    gpu_ids: list[int] = field(default_factory=list)  # local: GPUs to spread jobs over (default 0..)
     cpus: int = 2  # per task
     mem: str | None = None  # e.g. "32G"
     array_parallelism: int = 64

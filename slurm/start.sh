@@ -51,7 +51,7 @@ wait_for() {
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# Ports: the SLURM/MariaDB defaults+1000 when free, otherwise any free port; kept while the daemon
+# Ports: 7817-7819 (SLURM's defaults + 1000, to keep clear of a real SLURM) and 3307 when free, otherwise any free port; kept while the daemon
 # that owns them runs, so that a second start.sh finds the same cluster.
 pick_port() {
     local want=$1 p
@@ -59,7 +59,6 @@ pick_port() {
     for p in $(shuf -i 20000-40000 -n 50); do
         if ! port_busy "$p"; then echo "$p"; return; fi
     done
-    die "no free TCP port found"
 }
 
 running_any=0
@@ -71,6 +70,7 @@ else
     SLURMD_PORT=$(pick_port 7818)
     DBD_PORT=$(pick_port 7819)
     MYSQL_PORT=$(pick_port 3307)
+    [[ -n $CTLD_PORT && -n $SLURMD_PORT && -n $DBD_PORT && -n $MYSQL_PORT ]] || die "no free TCP ports found"
     printf 'CTLD_PORT=%s\nSLURMD_PORT=%s\nDBD_PORT=%s\nMYSQL_PORT=%s\n' \
         "$CTLD_PORT" "$SLURMD_PORT" "$DBD_PORT" "$MYSQL_PORT" > "$STATE/ports.env"
 fi

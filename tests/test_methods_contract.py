@@ -31,6 +31,9 @@ from _methods_video import moving_objects  # noqa: E402
 from adapters.prompt_masks import box_of_mask  # noqa: E402
 
 TEST_OPTIONS = {"random_init": True, "image_size": 64}  # sam2*: no checkpoint in CI
+# Same adapter class as sam2-t, only the (random) backbone differs: these run the mid-video and
+# capability parts of the contract, sam2-t runs all of it (keeps this file within its CPU budget).
+BACKBONE_ALIASES = {"sam2", "sam2-s", "sam2-b+", "sam2-l"}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -118,11 +121,13 @@ def test_method_contract(name, small_synth, late_video):
 
     method = _create(name)
     caps = method.capabilities
-    ds = open_dataset(small_synth)
-    v = ds.video(ds.videos[0])
-    synth_prompts = _first_prompts(caps, v.gt, v.objects)
-    first = _run(method, v.frames, synth_prompts)
-    _check(method, v.frames, synth_prompts, first)
+    full = name not in BACKBONE_ALIASES
+    if full:
+        ds = open_dataset(small_synth)
+        v = ds.video(ds.videos[0])
+        synth_prompts = _first_prompts(caps, v.gt, v.objects)
+        first = _run(method, v.frames, synth_prompts)
+        _check(method, v.frames, synth_prompts, first)
 
     # objects added mid-video: object 2 first appears (and is first prompted) on frame 5
     video, gt = late_video
@@ -134,14 +139,24 @@ def test_method_contract(name, small_synth, late_video):
     assert 2 in getattr(results[5], field)
 
     # a fresh session per video: running another video in between changes nothing
-    again = _run(method, v.frames, synth_prompts)
-    _check(method, v.frames, synth_prompts, again)
-    for a, b in zip(first, again) if getattr(method, "deterministic", True) else ():
-        for oid in a.masks:
-            assert np.array_equal(a.masks[oid], b.masks[oid]), (name, a.frame, oid)
+    if full:
+        again = _run(method, v.frames, synth_prompts)
+        _check(method, v.frames, synth_prompts, again)
+        for a, b in zip(first, again) if getattr(method, "deterministic", True) else ():
+            for oid in a.masks:
+                assert np.array_equal(a.masks[oid], b.masks[oid]), (name, a.frame, oid)
+
+    h, w = video.height, video.width
+    # unprompted methods propose ids 1..K (K <= max_objects) with masks of frame size
+    if caps.unprompted and full:
+        with method.open_session(video, max_objects=3) as session:
+            proposed = list(session.propagate())
+        assert [r.frame for r in proposed] == list(range(len(video)))
+        for r in proposed:
+            assert set(r.masks) <= {1, 2, 3}
+            assert all(m.shape == (h, w) and m.dtype == bool for m in r.masks.values())
 
     # unsupported prompt kinds are refused with a CapabilityError naming the method
-    h, w = video.height, video.width
     samples = {
         PromptKind.MASK: MaskPrompt(0, 1, np.ones((h, w), bool)),
         PromptKind.BOX: BoxPrompt(0, 1, (1.0, 1.0, 5.0, 5.0)),

@@ -70,7 +70,8 @@ def test_proposals_score_clearly_above_empty_predictions(runs):
     jf_empty = dataset_scores(pd.DataFrame(empty), "mose")["JF_hat"]
     # empty predictions are right on every frame an object is absent (J = F̂ = 1), so they are not 0
     assert jf_empty > 0
-    assert jf > jf_empty + 0.04, (jf, jf_empty)
+    print(f"proposals J&F̂ {jf:.3f}, empty {jf_empty:.3f}")
+    assert jf > jf_empty + 4.0, (jf, jf_empty)  # x100 J&F̂ points
 
 
 def test_max_objects_is_honoured_and_prompts_make_it_the_flow_baseline(runs):

@@ -161,3 +161,24 @@ def test_davis_protocol_outputs(case, tmp_path):
     text = (tmp_path / "o" / "global_results.csv").read_text().splitlines()
     assert text[0] == "J&F-Mean,J-Mean,J-Recall,J-Decay,F-Mean,F-Recall,F-Decay"
     assert (tmp_path / "o" / "scores.txt").read_text().startswith("J&F-Mean: ")
+
+
+def test_fast_png_reader_equals_pillow_and_falls_back(tmp_path):
+    from PIL import Image
+
+    from harness.data.masks import read_label_png
+    from harness.metrics.pngread import read_labels
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 6, (37, 53)).astype(np.uint8)
+    write_label_png(tmp_path / "p.png", ids)                  # palette, unfiltered rows: fast path
+    Image.fromarray(ids, "L").save(tmp_path / "l.png")        # greyscale, filtered rows: Pillow
+    Image.fromarray(ids, "L").save(tmp_path / "l6.png", compress_level=9)
+    for name in ("p.png", "l.png", "l6.png"):
+        assert np.array_equal(read_labels(tmp_path / name), ids), name
+        assert np.array_equal(read_labels(tmp_path / name), read_label_png(tmp_path / name))
+    (tmp_path / "cut.png").write_bytes((tmp_path / "p.png").read_bytes()[:60])
+    with pytest.raises(DataError, match="corrupt or truncated"):
+        read_labels(tmp_path / "cut.png", what="prediction")
+    with pytest.raises(DataError, match="is 53x37"):
+        read_labels(tmp_path / "p.png", expect_size=(10, 10))

@@ -78,6 +78,8 @@ def test_default_sqlite_store_logs_once(tmp_path: Path, synth_data: Path, capsys
     assert runs[0].data.metrics["JF_hat"] == pytest.approx(summary["metrics"]["JF_hat"])
     assert main(capsys, "run", *smoke(tmp_path, synth_data, "mlflow.enabled=true"))[0] == 0  # nothing new
     assert len(client.search_runs([exp.experiment_id])) == 1
+    rc, cmd = main(capsys, "ui", str(run_dir_from(out)), "--dry-run", "--port", "5123")
+    assert rc == 0 and f"--backend-store-uri sqlite:///{db}" in cmd and "--host 127.0.0.1 --port 5123" in cmd
 
 
 def test_unreachable_server_then_log_through_real_server(tmp_path: Path, synth_data: Path, server: str,

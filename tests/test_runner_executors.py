@@ -49,3 +49,34 @@ def test_shards_per_cell_chunks_or_contiguous_jobs() -> None:
     assert [s.describe() for s in jobs] == ["a[3]", "b[2]"]
     assert sum(s.n_videos for s in plan_shards(pending, ClusterConfig(jobs=10))) == 5
     assert plan_shards({}, ClusterConfig()) == []
+
+
+def test_local_jobs_get_their_own_gpus(tmp_path: Path) -> None:
+    """submitit's LocalExecutor would give every job GPU 0 (or hide GPUs when gpus=0): each local
+    job gets its own CUDA_VISIBLE_DEVICES, round-robin over cluster.gpu_ids."""
+    from harness.runner.executors import submit_shards
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.params: dict = {}
+            self.submitted: list = []
+
+        def update_parameters(self, **kw) -> None:
+            self.params.update(kw)
+
+        def submit(self, fn, shard):
+            self.submitted.append((shard, self.params["visible_gpus"], self.params["gpus_per_node"]))
+            return shard
+
+        def map_array(self, fn, shards):
+            return ["array", *shards]
+
+    shards = [f"s{i}" for i in range(3)]
+    rec = Recorder()
+    submit_shards(rec, ClusterConfig(executor="local", gpus=1, gpu_ids=[2, 3]), None, shards)
+    assert rec.submitted == [("s0", (2,), 1), ("s1", (3,), 1), ("s2", (2,), 1)]
+    rec = Recorder()
+    submit_shards(rec, ClusterConfig(executor="local", gpus=0), None, shards[:2], device="cuda:0")
+    assert rec.submitted == [("s0", (0,), 1), ("s1", (1,), 1)]  # device=cuda implies a GPU per job
+    assert submit_shards(Recorder(), ClusterConfig(executor="local"), None, shards)[0] == "array"  # CPU
+    assert submit_shards(Recorder(), ClusterConfig(executor="slurm", gpus=1), None, shards)[0] == "array"

@@ -98,3 +98,16 @@ def test_predict_only_and_resume_from_directory(tmp_path: Path, synth_data: Path
     assert not (run_dir / "static--mask--synth-tiny" / "summary.json").exists()
     out = resume(run_dir, quiet=True)
     assert out.summaries and not out.incomplete
+
+
+def test_explicit_run_id_with_another_config_is_refused(tmp_path: Path, synth_data: Path) -> None:
+    from harness.errors import ConfigError
+
+    run_experiment(load_experiment("smoke", smoke(tmp_path, synth_data, "run_id=mine")[1:]), quiet=True)
+    with pytest.raises(ConfigError, match="different configuration"):
+        run_experiment(load_experiment("smoke", smoke(tmp_path, synth_data, "run_id=mine",
+                                                      "setting.mask.seed=3")[1:]), quiet=True)
+    # execution options may differ: same run, nothing redone
+    out = run_experiment(load_experiment("smoke", smoke(tmp_path, synth_data, "run_id=mine", "cluster.jobs=4",
+                                                        "retry.attempts=2")[1:]), quiet=True)
+    assert out.run_dir.name == "mine" and not out.incomplete

@@ -69,15 +69,20 @@ def boundary_radii(gt_area: int, height: int, width: int) -> tuple[float, float]
     return base, base
 
 
-def _bbox(labels: np.ndarray, oid: int) -> tuple[slice, slice] | None:
-    """Bounding box of ``labels == oid`` as slices, or None (cheaper than ``find_objects`` for a few ids)."""
-    m = labels == oid
+def _bbox(m: np.ndarray) -> tuple[slice, slice] | None:
+    """Bounding box of a bool mask as slices, or None when it is empty."""
     rows = np.flatnonzero(m.any(axis=1))
     if rows.size == 0:
         return None
     band = m[rows[0]: rows[-1] + 1]
     cols = np.flatnonzero(band.any(axis=0))
     return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+
+
+def _shift(sl: tuple[slice, slice] | None, y0: int, x0: int) -> tuple[slice, slice] | None:
+    if sl is None:
+        return None
+    return slice(sl[0].start + y0, sl[0].stop + y0), slice(sl[1].start + x0, sl[1].stop + x0)
 
 
 def _slices_box(sl: tuple[slice, slice] | None) -> tuple[float, float, float, float]:
@@ -97,6 +102,9 @@ def measure_frame(pred: np.ndarray, gt: np.ndarray, obj_ids: tuple[int, ...] | l
         protocol: ``"mose"`` (J with +1 smoothing, F and adaptive F̂) or ``"davis"`` (plain IoU,
             F with ``r = ceil(0.008 * D)``; ``F_hat`` is NaN).
     """
+    import cv2
+
+    check_protocol(protocol)
     if pred.shape != gt.shape:
         raise ValueError(f"prediction {pred.shape} and ground truth {gt.shape} differ in shape")
     h, w = gt.shape
@@ -106,34 +114,35 @@ def measure_frame(pred: np.ndarray, gt: np.ndarray, obj_ids: tuple[int, ...] | l
     pred_box = np.empty((k, 4))
     davis_r = float(math.ceil(0.008 * diagonal(h, w)))
     for i, oid in enumerate(obj_ids):
-        gs, ps = _bbox(gt, oid), _bbox(pred, oid)
-        gt_box[i] = _slices_box(gs)
-        pred_box[i] = _slices_box(ps)
-        if gs is None and ps is None:
+        g_full = gt == oid
+        p_full = pred == oid
+        ub = _bbox(g_full | p_full)  # one full-frame scan per object; the rest happens in its box
+        if ub is None:
+            gt_box[i] = pred_box[i] = math.nan
             out["J"][i] = out["F"][i] = 1.0
             out["F_hat"][i] = 1.0 if protocol == "mose" else math.nan
             out["gt_area"][i] = out["pred_area"][i] = 0
             out["gt_cx"][i] = out["gt_cy"][i] = math.nan
             continue
-        both = [s for s in (gs, ps) if s is not None]
         # window: the union box plus one pixel up/left (background pixels there can be boundary) and
         # one down/right where the frame continues (zeros, so seg2bmap's edge rule never fires inside)
-        y0 = max(min(s[0].start for s in both) - 1, 0)
-        x0 = max(min(s[1].start for s in both) - 1, 0)
-        y1 = min(max(s[0].stop for s in both) + 1, h)
-        x1 = min(max(s[1].stop for s in both) + 1, w)
-        g = gt[y0:y1, x0:x1] == oid
-        p = pred[y0:y1, x0:x1] == oid
+        y0 = max(ub[0].start - 1, 0)
+        x0 = max(ub[1].start - 1, 0)
+        y1 = min(ub[0].stop + 1, h)
+        x1 = min(ub[1].stop + 1, w)
+        g = np.ascontiguousarray(g_full[y0:y1, x0:x1])
+        p = np.ascontiguousarray(p_full[y0:y1, x0:x1])
+        gt_box[i] = _slices_box(_shift(_bbox(g), y0, x0))
+        pred_box[i] = _slices_box(_shift(_bbox(p), y0, x0))
         ga = int(np.count_nonzero(g))
         pa = int(np.count_nonzero(p))
         inter = int(np.count_nonzero(g & p))
         union = ga + pa - inter
         out["gt_area"][i], out["pred_area"][i] = ga, pa
         if ga:
-            rows = np.count_nonzero(g, axis=1)
-            cols = np.count_nonzero(g, axis=0)
-            out["gt_cy"][i] = y0 + float(rows @ np.arange(rows.size)) / ga
-            out["gt_cx"][i] = x0 + float(cols @ np.arange(cols.size)) / ga
+            mo = cv2.moments(g.view(np.uint8), binaryImage=True)
+            out["gt_cx"][i] = x0 + mo["m10"] / mo["m00"]
+            out["gt_cy"][i] = y0 + mo["m01"] / mo["m00"]
         else:
             out["gt_cx"][i] = out["gt_cy"][i] = math.nan
         pb, gb = seg2bmap_fast(p), seg2bmap_fast(g)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import Cell, ExperimentConfig, merge_into, to_plain
+from harness.errors import ConfigError
 from harness.runner.plan import (
     check_capabilities,
     dataset_videos,
@@ -42,11 +43,14 @@ class RunOutcome:
     cells: tuple[str, ...] = field(default_factory=tuple)
 
 
-def run_id_for(cfg: ExperimentConfig) -> str:
-    if cfg.run_id:
-        return cfg.run_id
+def _identity(cfg: ExperimentConfig) -> str:
+    """Hash of what determines the numbers (not where or how the run executes)."""
     key = {k: v for k, v in to_plain(cfg).items() if k not in _VOLATILE}
-    return hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    return hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def run_id_for(cfg: ExperimentConfig) -> str:
+    return cfg.run_id or _identity(cfg)[:10]
 
 
 def run_dir_for(cfg: ExperimentConfig) -> RunDir:
@@ -96,6 +100,10 @@ def prepare(cfg: ExperimentConfig) -> RunDir:
         ensure_dataset(ds)
         videos[name] = dataset_videos(ds, open_dataset(ds))
     run = run_dir_for(cfg)
+    if run.config.is_file() and _identity(load_run_config(run)) != _identity(cfg):
+        raise ConfigError(f"{run.root} holds a run with a different configuration (cells, method, setting "
+                          f"or dataset options, device); pick another run_id, or drop run_id to get one "
+                          f"derived from the configuration")
     run.root.mkdir(parents=True, exist_ok=True)
     save_run_config(run, cfg)
     write_json(run.plan, {"cells": {c.name: {"method": c.method, "setting": c.setting, "dataset": c.dataset,
@@ -196,7 +204,7 @@ def execute(run: RunDir, cfg: ExperimentConfig, *, force_before: float | None = 
             quiet: bool = False, score: bool = True) -> RunOutcome:
     """Predict what is missing (with the retry policy), then aggregate and log."""
     from harness.runner.aggregate import aggregate_run
-    from harness.runner.executors import clear_dependency, make_executor, with_dependency
+    from harness.runner.executors import clear_dependency, make_executor, submit_shards, with_dependency
     from harness.runner.shard import AggregateStep, ShardRunner
 
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
@@ -225,7 +233,7 @@ def execute(run: RunDir, cfg: ExperimentConfig, *, force_before: float | None = 
         runner = ShardRunner(str(run.root), method_overrides=overrides, force_before=force_before,
                              attempt=attempt, progress=cfg.progress and not quiet and cfg.cluster.executor == "inline")
         clear_dependency(executor, cfg.cluster)
-        jobs = executor.map_array(runner, shards)
+        jobs = submit_shards(executor, cfg.cluster, runner, shards, device=cfg.device)
         _record_submission(run, cfg, jobs, shards, attempt, "predict")
         submitted += [str(j.job_id) for j in jobs]
         if cfg.cluster.executor == "slurm" and score:

@@ -88,6 +88,26 @@ def make_executor(cluster: ClusterConfig, folder: str | os.PathLike, *, name: st
                       f"valid: {', '.join(EXECUTORS)}")
 
 
+def submit_shards(executor: Any, cluster: ClusterConfig, runner: Any, shards: list, *,
+                  device: str = "cpu") -> list:
+    """Submit one job per shard (a SLURM job array via ``map_array``).
+
+    submitit's LocalExecutor gives every job ``CUDA_VISIBLE_DEVICES=0..gpus-1`` (and hides all GPUs
+    when ``gpus`` is 0), so local jobs are submitted one by one, each with its own GPUs taken
+    round-robin from ``cluster.gpu_ids`` (default ``0 .. jobs*gpus-1``).
+    """
+    gpus = max(int(cluster.gpus), 1 if str(device).startswith("cuda") else 0)
+    if cluster.executor != "local" or gpus == 0:
+        return executor.map_array(runner, shards)
+    pool = list(cluster.gpu_ids) or list(range(gpus * max(1, len(shards))))
+    jobs = []
+    for k, shard in enumerate(shards):
+        ids = tuple(pool[(k * gpus + i) % len(pool)] for i in range(gpus))
+        executor.update_parameters(gpus_per_node=gpus, visible_gpus=ids)
+        jobs.append(executor.submit(runner, shard))
+    return jobs
+
+
 def with_dependency(executor: Any, cluster: ClusterConfig, job_ids: Iterable[str]) -> Any:
     """For SLURM, a copy-free way to make the next submission wait for ``job_ids`` (afterany)."""
     ids = sorted({str(j).split("_")[0] for j in job_ids})

@@ -162,7 +162,7 @@ def run_shard(run_dir: str | os.PathLike, shard: Shard, *, method_overrides: Map
     on; :class:`ShardFailed` is raised at the end if any failed."""
     from harness import registry
     from harness.config import adapter_name
-    from harness.runner.driver import load_run_config
+    from harness.runner.driver import load_run_config, run_cells
     from harness.runner.plan import make_setting, open_dataset, retry_overrides_for
 
     run = RunDir(Path(run_dir))
@@ -176,8 +176,10 @@ def run_shard(run_dir: str | os.PathLike, shard: Shard, *, method_overrides: Map
         from tqdm import tqdm
 
         bar = tqdm(total=shard.n_videos, unit="video", desc=f"shard {shard.index}", leave=False)
+    cells = {c.name: c for c in run_cells(run)}
     for item in shard.items:
-        method_name, setting_name, dataset_name = item.cell.split("--")
+        method_name, setting_name, dataset_name = (cells[item.cell].method, cells[item.cell].setting,
+                                                   cells[item.cell].dataset)
         cell_dir = run.cell(item.cell)
         todo = [v for v in item.videos if not cell_dir.is_done(v, newer_than=force_before)]
         skipped += [f"{item.cell}/{v}" for v in item.videos if v not in todo]
