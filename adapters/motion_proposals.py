@@ -1,28 +1,34 @@
 """``proposals``: weight-free unsupervised VOS from motion and colour, propagated by optical flow.
 
-With no prompt, the session proposes up to ``max_objects`` objects on the first frame and tracks
-them with the ``flow`` baseline's propagation (:class:`adapters.flow_baseline.FlowSession`):
+With no prompt, the session proposes objects on frame 0 (and looks for new moving ones every
+``repropose_every`` frames), up to ``max_objects`` ids in all, and tracks them with the ``flow``
+baseline's propagation (:class:`adapters.flow_baseline.FlowSession`, reused as is):
 
-1. **Motion** (frames ``0..warmup``): DIS optical flow from frame 0 to each frame ``k``; a global
-   affine model fitted with RANSAC (the camera / panning background) is subtracted, leaving the
-   *residual* flow of independently moving things, in frame-0 coordinates. Each residual map and
-   the photometric difference of frame 0 and the globally aligned frame ``k`` (frame differencing
-   against the motion-compensated background) are turned into robust z-scores (median / MAD over the
-   frame); a pixel's motion saliency is the largest over ``k``. A frame whose aligned difference
-   jumps (a shot cut) ends the warm-up.
-2. **Colour**: SLIC superpixels (``cv2.ximgproc``) of frame 0 in Lab; averaging inside a superpixel
-   smooths fine texture. Superpixels whose mean saliency reaches ``motion_z`` are *moving*; adjacent
-   moving superpixels with similar residual velocity join into one motion candidate. The remaining
-   superpixels are merged with adjacent ones of similar mean colour into colour segments.
+1. **Motion** (the proposal frame ``p`` and ``warmup`` frames after it): DIS optical flow from ``p``
+   to each later frame ``k`` and back; a global affine model fitted with RANSAC (the camera /
+   panning background) is subtracted, leaving the *residual* flow of independently moving things in
+   frame-``p`` coordinates. Pixels failing the forward-backward check (hidden or uncovered in ``k``,
+   e.g. under an object that enters) are ignored. The residual magnitude becomes a robust z-score
+   (median / MAD over the frame), averaged over ``k``. Frame differencing against the
+   motion-compensated background (frame ``k`` aligned by the global model) detects shot cuts: a
+   jump in the median difference ends the warm-up.
+2. **Colour**: SLIC superpixels (``cv2.ximgproc``) of frame ``p`` in Lab; averaging inside a
+   superpixel smooths fine texture. Superpixels whose mean saliency reaches ``motion_z`` are
+   *moving*; adjacent moving superpixels with similar residual velocity join, then neighbouring
+   groups whose union is still nearly convex (one rotating blob, not two objects). The remaining
+   superpixels join adjacent ones of similar mean colour into colour segments.
 3. **Scoring**: a motion candidate scores ``1 + saliency`` (clipped mean z / 10) times its solidity
-   (area / convex-hull area); a colour segment scores ``0.5 x solidity x (1 - its share of the
-   frame border)``, so every moving object ranks above every static segment. Candidates outside
-   ``[min_area, max_area]`` of the frame are dropped; the best ``max_objects`` get ids ``1..K`` in
-   score order, each pixel going to the best-scoring candidate that claims it.
+   (area / convex-hull area); a colour segment ``0.5 x solidity x contrast to its surroundings x
+   (1 - its share of the frame border)``, so moving objects rank above static segments. Candidates
+   outside ``[min_area, max_area]`` of the frame are dropped; ids go in score order, each pixel to
+   the best candidate claiming it. On frame 0 colour segments may fill only three quarters of the
+   slots, leaving room for objects that start moving or enter later; later searches add only
+   moving candidates that the tracked masks do not already cover.
 
-Objects absent from frame 0 are not proposed (the proposals are made once); frame 0's result
-depends on the warm-up frames, so the method is not streaming. With mask prompts it is exactly the
-``flow`` baseline (that is the contract test's path; the unsupervised setting sends none).
+An id proposed on frame ``t`` is absent from the results before ``t`` (like an object prompted
+mid-video) and present, possibly empty, in every frame after. A proposal frame's masks depend on
+the warm-up frames after it, so the method is not streaming. With mask prompts it is exactly the
+``flow`` baseline (the contract test's path; the unsupervised setting sends none).
 """
 
 from __future__ import annotations
@@ -57,9 +63,11 @@ class ProposalsConfig:
     working-resolution pixels (0 = longer side / 20, at least 4); ``motion_z``: mean robust z-score
     that makes a superpixel moving; ``velocity_tol``: px/frame within which adjacent moving
     superpixels' residual velocities must agree to join; ``colour_dist``: Lab distance within which
-    adjacent static superpixels join; ``min_area`` / ``max_area``: candidate size bounds as fractions
-    of the frame; ``preset``, ``max_side``, ``boundary_band``: as the ``flow`` baseline (DIS preset,
-    working resolution, propagation band).
+    adjacent static superpixels join; ``merge_solidity``: adjacent moving groups then join while
+    their union's area / convex-hull area stays at least this (1 = never); ``min_area`` /
+    ``max_area``: candidate size bounds as fractions of the frame; ``repropose_every``: search for
+    new moving objects every this many frames (0 = on frame 0 only); ``preset``, ``max_side``,
+    ``boundary_band``: as the ``flow`` baseline (DIS preset, working resolution, propagation band).
     """
 
     warmup: int = 4
@@ -76,9 +84,10 @@ class ProposalsConfig:
     boundary_band: int = 4
 
     def __post_init__(self) -> None:
-        if min(self.warmup, self.repropose_every, self.superpixel) < 0:
-            raise ConfigError(f"proposals.warmup, repropose_every and superpixel must be >= 0, got "
-                              f"{self.warmup}, {self.repropose_every}, {self.superpixel}")
+        if min(self.warmup, self.repropose_every, self.superpixel) < 0 or not 0 < self.merge_solidity <= 1:
+            raise ConfigError(f"proposals.warmup, repropose_every and superpixel must be >= 0 and "
+                              f"merge_solidity in (0, 1], got {self.warmup}, {self.repropose_every}, "
+                              f"{self.superpixel}, {self.merge_solidity}")
         if not 0.0 <= self.min_area < self.max_area <= 1.0:
             raise ConfigError(f"proposals needs 0 <= min_area < max_area <= 1, got {self.min_area}, "
                               f"{self.max_area}")

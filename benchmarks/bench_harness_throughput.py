@@ -8,12 +8,15 @@ handing it to the background PNG writer (atomic palette PNG, compress_level=1), 
 records, and the final flush. The run goes through the real runner (`mosebench run` machinery,
 `cluster=inline`, scoring and MLflow off) on a cached synthetic 720p set.
 
-A second variant, `static+decode`, also decodes every JPEG frame through the prefetching reader
-(what any real model pays for input), to show that decoding overlaps with the rest.
+Variants: `static (1 writer)` (one background PNG writer instead of two), `static-decode` (also
+decodes every JPEG through the prefetching reader, as any real model does), `static-25fps` (a 40 ms
+wait per frame inside the model's timed work: a 25-FPS model that leaves the CPU to the I/O threads,
+as one waiting on a GPU does; its per-frame overhead on the model's thread is the speed such a model
+loses to the harness).
 
-Target: >= 150 frames/s on the 2-core dev machine (a 25-FPS model then loses < 3% to the harness:
-1/25 s vs 1/150 s ... 25/(1 + 25/150) = 21.4 FPS would be 14%; the figure that matters is the
-harness's share of a frame's wall time, reported as `overhead_at_25fps`).
+Target: >= 150 frames/s with `static` on the 2-core dev machine, so that a 25-FPS model loses < 3%
+of its speed to the harness. The dev machine is shared: the table records the load average and the
+process niceness, and CPU ms/frame (less sensitive to load than wall-clock figures).
 
 Writes results/bench/harness_throughput.json and .md.
 """
@@ -58,7 +61,32 @@ def _register_decode_variant() -> str:
     return "static-decode"
 
 
-def run_variant(method: str, data: Path, out: Path, repeats: int, writers: int = 2) -> dict:
+def _register_gpu_like_variant(ms: float = 40.0) -> str:
+    """`static` plus a 40 ms sleep per frame inside its timed work: a 25-FPS model that, like one
+    waiting on a GPU, leaves the CPU to the harness's I/O threads meanwhile."""
+    from adapters.static_baseline import StaticBaseline, StaticSession
+    from harness import registry
+    from harness.api import FrameResult
+
+    class _Session(StaticSession):
+        def propagate(self):
+            for fr in super().propagate():
+                t0 = time.perf_counter()
+                time.sleep(ms / 1000)
+                yield FrameResult(frame=fr.frame, masks=fr.masks, model_time_s=fr.model_time_s + time.perf_counter() - t0)
+
+    class Static25(StaticBaseline):
+        name = "static-25fps"
+
+        def open_session(self, video, max_objects: int = 20):
+            return _Session(self, video)
+
+    if "static-25fps" not in registry.names():
+        registry.register("static-25fps", Static25)
+    return "static-25fps"
+
+
+def run_variant(method: str, data: Path, out: Path, repeats: int, writers: int = 2, max_videos: int = 0) -> dict:
     from harness.config import load_experiment
     from harness.runner.driver import run_experiment
     from harness.runner.rundir import RunDir
@@ -69,7 +97,7 @@ def run_variant(method: str, data: Path, out: Path, repeats: int, writers: int =
         shutil.rmtree(results, ignore_errors=True)
         cfg = load_experiment("smoke", [f"method={method}", f"results={results}", f"dataset.root={data}",
                                         "cluster=inline", "progress=false", "mlflow.enabled=false",
-                                        f"writer_threads={writers}"])
+                                        f"writer_threads={writers}", f"dataset.max_videos={max_videos}"])
         t0, c0 = time.perf_counter(), os.times()
         outcome = run_experiment(cfg, quiet=True, score=False)
         wall, c1 = time.perf_counter() - t0, os.times()
@@ -80,10 +108,12 @@ def run_variant(method: str, data: Path, out: Path, repeats: int, writers: int =
         loop = sum(r["loop_s"] for r in recs)
         flushed = sum(r["wall_s"] for r in recs)
         model = sum(r["model_s"] for r in recs)
+        io_ms = 1000 * sum(sum(r["io_time_s"]) for r in recs) / frames
         res = {"method": method + ("" if writers == 2 else f" ({writers} writer)"), "writers": writers, "videos": len(recs), "frames": frames, "height": recs[0]["height"],
                "width": recs[0]["width"], "loop_s": loop, "loop_and_flush_s": flushed, "model_s": model,
                "run_wall_s": wall, "fps_loop": frames / loop, "fps_with_flush": frames / flushed,
                "fps_run_wall": frames / wall, "cpu_ms_per_frame": 1000 * cpu / frames,
+               "main_thread_overhead_ms": io_ms, "loss_at_25fps_overlapped": io_ms / (io_ms + 40.0),
                "load_avg_1min": os.getloadavg()[0],
                "peak_host_rss_mib": max(r["peak_host_rss_bytes"] for r in recs) / 2**20}
         if best is None or res["fps_with_flush"] > best["fps_with_flush"]:
@@ -122,6 +152,7 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=150)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--out", default=str(ROOT / "results" / "bench"))
+    ap.add_argument("--suffix", default="", help="write harness_throughput<SUFFIX>.json/.md")
     args = ap.parse_args()
     out = Path(args.out)
     data = ROOT / "results" / "data" / f"bench-synth720-{args.videos}x{args.frames}"  # cached, git-ignored
@@ -136,7 +167,8 @@ def main() -> int:
     work = out / "harness_throughput_runs"
     results = [run_variant("static", data, work, args.repeats),
                run_variant("static", data, work, args.repeats, writers=1),
-               run_variant(_register_decode_variant(), data, work, args.repeats)]
+               run_variant(_register_decode_variant(), data, work, args.repeats),
+               run_variant(_register_gpu_like_variant(), data, work, 1, max_videos=1)]
     merge = merge_ab(data)
     shutil.rmtree(work, ignore_errors=True)
     main_fps = results[0]["fps_with_flush"]
@@ -146,17 +178,20 @@ def main() -> int:
                                                              "python": platform.python_version(),
                                                              "cpus": os.cpu_count()}}
     out.mkdir(parents=True, exist_ok=True)
-    (out / "harness_throughput.json").write_text(json.dumps(doc, indent=1) + "\n")
+    (out / f"harness_throughput{args.suffix}.json").write_text(json.dumps(doc, indent=1) + "\n")
     lines = ["# Harness throughput (whole predict loop, 720p, cluster=inline)", "",
              f"Target: >= {TARGET_FPS:.0f} frames/s with `static`. Result: **{main_fps:.0f} frames/s** "
              f"({'meets' if doc['meets_target'] else 'BELOW'} target).", "",
              "| variant | videos | frames | loop fps | fps incl. PNG flush | fps whole run | CPU ms/frame (all threads) "
-             "| harness share at 25 FPS | peak RSS MiB | load avg |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| model-thread overhead ms/frame | 25-FPS model loses (I/O overlapped) | serial share at 25 FPS "
+             "| peak RSS MiB | load avg |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         lines.append(f"| {r['method']} | {r['videos']} | {r['frames']} | {r['fps_loop']:.0f} | "
                      f"{r['fps_with_flush']:.0f} | {r['fps_run_wall']:.0f} | {r['cpu_ms_per_frame']:.1f} | "
-                     f"{100 * r['overhead_at_25fps']:.1f}% | {r['peak_host_rss_mib']:.0f} | {r['load_avg_1min']:.1f} |")
+                     f"{r['main_thread_overhead_ms']:.2f} | {100 * r['loss_at_25fps_overlapped']:.1f}% | "
+                     f"{'-' if r['method'] == 'static-25fps' else format(100 * r['overhead_at_25fps'], '.1f') + '%'} | "
+                     f"{r['peak_host_rss_mib']:.0f} | {r['load_avg_1min']:.1f} |")
     lines += ["", f"Label-map merge per 720p frame ({merge['objects']} objects, same process): "
               f"`masks_to_labels` {merge['masks_to_labels_ms']:.2f} ms, runner's `merge_masks` "
               f"{merge['merge_masks_ms']:.2f} ms.", f"Process niceness: {doc['niceness']} (the dev machine is shared; "
@@ -164,9 +199,16 @@ def main() -> int:
               "", "`loop fps`: frames / time inside the setting's loop; `incl. PNG flush`: until every PNG is on "
               "disk and the record written; `whole run`: including planning, dataset open and method load.",
               "`static+decode` (static-decode) also decodes every JPEG through the prefetching reader.",
+              "`static-25fps`: static plus a 40 ms per-frame wait inside the model's timed work (a 25-FPS model "
+              "whose compute, like a GPU's, leaves the CPU to the I/O threads): its model-thread overhead is the "
+              "speed such a model loses to the harness.",
+              "`model-thread overhead`: per-frame time between the method's frames outside its own work "
+              "(label merge, queueing, waiting for a prefetched frame or a full writer queue) - what a model "
+              "whose compute overlaps the I/O threads loses; `serial share`: the pessimistic bound if none "
+              "of the harness overlapped (1/fps-with-flush against 40 ms).",
               "`load avg`: the machine's 1-minute load average when the variant finished (the dev machine is "
               "shared; wall-clock figures drop when it is above the core count, CPU ms/frame does not).", ""]
-    (out / "harness_throughput.md").write_text("\n".join(lines))
+    (out / f"harness_throughput{args.suffix}.md").write_text("\n".join(lines))
     print("\n".join(lines))
     return 0
 
