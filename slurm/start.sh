@@ -168,6 +168,9 @@ fi
 # 4. slurmctld and slurmd (both daemonise and write their pid files).
 if [[ -z $(daemon_pid slurmctld) ]]; then
     slurmctld 9>&- || die "slurmctld did not start"
+    # A test session starting the cluster marks it, so that `stop.sh --if-tests-own-it` stops it when
+    # the last session leaves (a cluster started by hand carries no mark and is left running).
+    if [[ -n ${MOSEBENCH_SLURM_OWNER:-} ]]; then echo "$MOSEBENCH_SLURM_OWNER" > "$STATE/owner"; fi
 else
     scontrol reconfigure >/dev/null 2>&1 || true
 fi

@@ -8,6 +8,12 @@ export PATH=$PATH:/usr/sbin:/sbin
 # --purge: also delete the state folder. --if-tests-own-it: stop only a cluster that a test session
 # started (marker file `owner`) and that no live test session still holds (lease files named by pid).
 purge=0
+# Serialised with start.sh (same lock): a test session that takes its lease and then runs start.sh
+# either sees the cluster kept or starts it again after this stop, never a half-stopped one.
+if [[ -d $STATE ]]; then
+    exec 9>"$STATE/start.lock"
+    flock -w 120 9 || { log "ERROR: slurm/start.sh holds $STATE/start.lock for 120 s"; exit 1; }
+fi
 case ${1:-} in
     --purge) purge=1 ;;
     --if-tests-own-it)

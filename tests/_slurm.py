@@ -47,53 +47,39 @@ def _conf_path() -> Path:
     return Path(out.strip().split("=", 1)[1])
 
 
-def _alive(pid: int) -> bool:
+def _running() -> bool:
+    # slurm/status.sh reads the pid files first: fast when the cluster is down (sinfo alone retries
+    # the controller for ~18 s)
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _running(conf: Path) -> bool:
-    env = {**os.environ, "SLURM_CONF": str(conf)}
-    try:
-        out = subprocess.run(["sinfo", "-h", "-o", "%T"], env=env, capture_output=True, text=True, timeout=10)
+        out = subprocess.run([str(SLURM_DIR / "status.sh")], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
         return False
-    return out.returncode == 0 and out.stdout.strip() in ("idle", "mixed", "allocated")
+    return out.returncode == 0
 
 
 def start() -> Cluster:
-    """Start the cluster unless it runs; take a lease on it. Raises RuntimeError with the log tails."""
+    """Take a lease on the cluster, then start it unless it runs. Raises RuntimeError with the log tails."""
     conf = _conf_path()
     state = conf.parent.parent
-    was_running = _running(conf)
+    # the lease first: a session ending meanwhile (stop.sh, serialised with start.sh) sees it
+    (state / "leases").mkdir(parents=True, exist_ok=True)
+    (state / "leases" / str(os.getpid())).write_text("pytest\n")
+    was_running = _running()
     t0 = time.monotonic()
-    proc = subprocess.run([str(SLURM_DIR / "start.sh")], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([str(SLURM_DIR / "start.sh")], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "MOSEBENCH_SLURM_OWNER": "tests"})
     took = time.monotonic() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"slurm/start.sh failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    leases = state / "leases"
-    leases.mkdir(exist_ok=True)
-    (leases / str(os.getpid())).write_text("pytest\n")
-    if not was_running:
-        (state / "owner").write_text("tests\n")
     return Cluster(conf, state, not was_running, took)
 
 
-def release(cluster: Cluster) -> bool:
-    """Drop this session's lease; stop the cluster when the tests started it and no other session
-    holds a lease. Returns whether it was stopped."""
-    leases = cluster.state / "leases"
-    (leases / str(os.getpid())).unlink(missing_ok=True)
-    others = [p for p in leases.iterdir() if p.name.isdigit() and _alive(int(p.name))] if leases.is_dir() else []
-    if others or not (cluster.state / "owner").is_file():
-        return False
-    subprocess.run([str(SLURM_DIR / "stop.sh")], capture_output=True, text=True, timeout=180)
-    return True
+def release(cluster: Cluster) -> None:
+    """Drop this session's lease; stop the cluster when a test session started it and no other live
+    session holds a lease (slurm/stop.sh --if-tests-own-it decides, under start.sh's lock)."""
+    (cluster.state / "leases" / str(os.getpid())).unlink(missing_ok=True)
+    subprocess.run([str(SLURM_DIR / "stop.sh"), "--if-tests-own-it"], capture_output=True, text=True,
+                   timeout=300)
 
 
 def session(require: bool) -> Iterator[Cluster]:

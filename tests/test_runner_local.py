@@ -50,6 +50,8 @@ def test_kill_driver_then_resume_equals_uninterrupted_run(tmp_path: Path, synth_
     over = smoke(tmp_path / "a", synth_data, *SLOW, "cluster=local", "cluster.jobs=2", "cluster.poll_s=0.2")
     run_dir = _start_and_kill(over, tmp_path / "a", whole_group=False)
     assert not (run_dir / CELL / "summary.json").exists()
+    cell = RunDir(run_dir).cell(CELL)
+    assert not all(cell.is_done(v) for v in videos)  # work was in flight when the driver died
     st = cli("status", str(run_dir)).stdout
     assert CELL in st
     out = cli("resume", str(run_dir)).stdout

@@ -127,7 +127,9 @@ def _job_alive(entry: dict, job_id: str) -> bool:
         import psutil
 
         try:
-            return psutil.Process(int(job_id)).status() != psutil.STATUS_ZOMBIE
+            proc = psutil.Process(int(job_id))
+            # the pid of a submitit local controller (not a reused pid of something else)
+            return proc.status() != psutil.STATUS_ZOMBIE and "submitit" in " ".join(proc.cmdline())
         except (psutil.Error, ValueError):
             return False
     if entry["executor"] == "slurm":
