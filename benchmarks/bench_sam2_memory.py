@@ -293,7 +293,7 @@ def write_report(rows: list[dict], image_size: int, short: int, long: int, timin
         (f"- Per-frame time, adapter / upstream = {timing['adapter_over_upstream']:.2f} "
          f"({timing['adapter_ms_per_frame']:.1f} vs {timing['upstream_ms_per_frame']:.1f} ms/frame, {timing['frames']} frames, "
          f"median of {timing['repeats']} interleaved runs in one process, frame decoding included). The ms/frame column "
-         "above comes from separate processes on a shared, heavily loaded 2-core machine: compare only within a row."
+         "above comes from separate processes on a shared, heavily loaded 2-core machine and is not comparable between rows."
          if timing else "- (no interleaved timing run)"),
         "- Why the no-prune run barely grows here: at a 64-128 px model input one frame's memory entry is a few KB. "
         "Per object and frame SAM2 keeps maskmem_features (64 x (S/16)^2 bf16) + pred_masks ((S/4)^2 fp32): "
