@@ -53,18 +53,38 @@ def int_box(box: Box, shape: tuple[int, int], min_side: int = 1) -> tuple[int, i
 
 
 def _grabcut(frame: np.ndarray, gc_mask: np.ndarray, iters: int) -> np.ndarray:
+    """Run GrabCut on the region around the (probable) foreground hint; outside it is background.
+
+    Cropping to the hint's box grown by half its size (at least 16 px) keeps enough background
+    around the object for the colour models and makes a 720p prompt ~10x cheaper than a full frame.
+    The RNG is seeded per call: GrabCut's k-means draws from OpenCV's process-wide generator, so
+    without it a prompt's mask would depend on what ran earlier in the process (and so on the
+    executor and on how videos are sharded).
+    """
     import cv2
 
+    fg = (gc_mask == cv2.GC_FGD) | (gc_mask == cv2.GC_PR_FGD)
+    ys, xs = np.nonzero(fg)
+    if xs.size == 0:
+        return fg
+    h, w = gc_mask.shape
+    margin = max(16, int(max(xs.max() - xs.min(), ys.max() - ys.min()) // 2))
+    y0, y1 = max(int(ys.min()) - margin, 0), min(int(ys.max()) + margin + 1, h)
+    x0, x1 = max(int(xs.min()) - margin, 0), min(int(xs.max()) + margin + 1, w)
+    crop = np.ascontiguousarray(gc_mask[y0:y1, x0:x1])
+    bgr = np.ascontiguousarray(frame[y0:y1, x0:x1, ::-1])
     bgd = np.zeros((1, 65), np.float64)
     fgd = np.zeros((1, 65), np.float64)
-    bgr = np.ascontiguousarray(frame[..., ::-1])
+    cv2.setRNGSeed(0)
     try:
-        cv2.grabCut(bgr, gc_mask, None, bgd, fgd, iters, cv2.GC_INIT_WITH_MASK)
+        cv2.grabCut(bgr, crop, None, bgd, fgd, iters, cv2.GC_INIT_WITH_MASK)
     except cv2.error:
         # GrabCut fails when one of the two models gets no sample (e.g. a box covering the
         # whole frame): fall back to the hint itself.
         pass
-    return (gc_mask == cv2.GC_FGD) | (gc_mask == cv2.GC_PR_FGD)
+    out = np.zeros((h, w), dtype=bool)
+    out[y0:y1, x0:x1] = (crop == cv2.GC_FGD) | (crop == cv2.GC_PR_FGD)
+    return out
 
 
 def prompt_to_mask(prompt: Prompt, frame: np.ndarray, *, iters: int = 5) -> np.ndarray:

@@ -80,6 +80,7 @@ def test_dependent_script_matches_golden(tmp_path: Path) -> None:
     text = _normalise(_dependent_text(tmp_path / "jobs"), tmp_path / "jobs")
     _check("dependent.sh", text)
     assert "#SBATCH --dependency=afterany:{JOBID}\n" in text and "--array" not in text
+    assert "--gpus-per-node" not in text  # scoring runs on CPU: no GPU held idle
 
 
 @pytest.mark.slurm

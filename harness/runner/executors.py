@@ -109,16 +109,21 @@ def submit_shards(executor: Any, cluster: ClusterConfig, runner: Any, shards: li
 
 
 def with_dependency(executor: Any, cluster: ClusterConfig, job_ids: Iterable[str]) -> Any:
-    """For SLURM, a copy-free way to make the next submission wait for ``job_ids`` (afterany)."""
+    """For SLURM, a copy-free way to make the next submission wait for ``job_ids`` (afterany).
+
+    The dependent job (scoring + MLflow logging) runs on CPU, so it asks for no GPU: on a real
+    cluster a GPU held just to score would sit idle.
+    """
     ids = sorted({str(j).split("_")[0] for j in job_ids})
     if cluster.executor == "slurm" and ids:
-        executor.update_parameters(dependency="afterany:" + ":".join(ids))
+        executor.update_parameters(dependency="afterany:" + ":".join(ids), gpus_per_node=None)
     return executor
 
 
 def clear_dependency(executor: Any, cluster: ClusterConfig) -> None:
+    """Undo :func:`with_dependency` for the next predict submission (GPUs back as configured)."""
     if cluster.executor == "slurm":
-        executor.update_parameters(dependency=None)
+        executor.update_parameters(dependency=None, gpus_per_node=int(cluster.gpus) or None)
 
 
 class _InlinePaths:

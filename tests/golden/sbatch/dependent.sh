@@ -7,7 +7,6 @@
 #SBATCH --cpus-per-task=2
 #SBATCH --dependency=afterany:{JOBID}
 #SBATCH --error={FOLDER}/%j_0_log.err
-#SBATCH --gpus-per-node=1
 #SBATCH --job-name=mosebench-golden
 #SBATCH --mail-type=END
 #SBATCH --mem=2G
