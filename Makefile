@@ -8,14 +8,17 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: demo test install lint bench clean slurm-up slurm-down system-deps
 
-$(BIN)/python:
+# The venv counts as made only once pip is upgraded in it (an interrupted make then starts over).
+$(VENV)/.created:
+	rm -rf $(VENV)
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade "pip>=24" setuptools wheel
+	touch $@
 
 # torch first from the pinned CPU wheel (torchvision 0.28.0 is the release built against torch 2.13.0;
 # a newer one would pull a newer CUDA torch), then sam2 without build isolation (it compiles nothing
 # with SAM2_BUILD_CUDA=0 but imports torch in setup.py), then the project and its extras.
-$(STAMP): $(BIN)/python pyproject.toml
+$(STAMP): $(VENV)/.created pyproject.toml
 	$(BIN)/pip install -q "torch==2.13.0" "torchvision==0.28.0"
 	SAM2_BUILD_CUDA=0 $(BIN)/pip install -q --no-build-isolation "sam2==1.1.0"
 	$(BIN)/pip install -q -e ".[sam2,dev]"
