@@ -19,7 +19,7 @@ import enum
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Union, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -93,7 +93,7 @@ class ScribblePrompt:
     kind: ClassVar[PromptKind] = PromptKind.SCRIBBLE
 
 
-Prompt = Union[MaskPrompt, BoxPrompt, PointsPrompt, ScribblePrompt]
+Prompt = MaskPrompt | BoxPrompt | PointsPrompt | ScribblePrompt
 
 
 @dataclass(frozen=True)

@@ -41,28 +41,6 @@ def _job_id() -> str:
     return f"inline-{os.getpid()}"
 
 
-def merge_masks(masks: Mapping[int, Any], shape: tuple[int, int]):
-    """``obj_id -> (H, W) bool`` into ``(H, W) uint8`` ids, larger id winning overlaps.
-
-    Same result as :func:`harness.data.masks.masks_to_labels`, ~4x faster at 720p: each mask is
-    written with ``copyto(where=)`` over only the rows it occupies (one cheap ``any`` per row
-    finds them). This runs once per frame on the model's thread.
-    """
-    import numpy as np
-
-    out = np.zeros(shape, np.uint8)
-    for oid in sorted(masks):
-        m = masks[oid]
-        if m is None:
-            continue
-        m = np.asarray(m, dtype=bool)
-        rows = np.flatnonzero(m.any(axis=1))
-        if rows.size:
-            a, b = rows[0], rows[-1] + 1
-            np.copyto(out[a:b], np.uint8(oid), where=m[a:b])
-    return out
-
-
 def _labels_from_boxes(boxes: Mapping[int, Any], shape: tuple[int, int]):
     import numpy as np
 
@@ -90,6 +68,7 @@ def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, d
 
     import numpy as np
 
+    from harness.data.masks import masks_to_labels
     from harness.data.writer import PredictionWriter
     from harness.runner.timing import PeakRSS, cuda_peak_bytes, reset_cuda_peak
 
@@ -115,7 +94,7 @@ def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, d
                 raise RuntimeError(f"video '{video.name}': setting emitted frame {i} twice or out of "
                                    f"range 0..{n - 1}")
             if result.masks:
-                labels = merge_masks(result.masks, shape)
+                labels = masks_to_labels(result.masks, shape)
             else:
                 labels = _labels_from_boxes(result.boxes, shape)
             pool[i % len(pool)].write(i, labels)
