@@ -80,6 +80,9 @@ def aggregate_cell(run: RunDir, cfg: ExperimentConfig, cell: Cell, *, force: boo
         "metrics": metrics, "model_s": model_s, "loop_s": loop_s, "score_s": time.perf_counter() - t0,
         "jobs": sorted({str(r.get("job")) for r in records.values()}),
         "records_digest": digest, "scored_at": time.time(),
+        # the cell's predict span, so MLflow shows how long the cell really took
+        "started_at": min(r.get("started_at", math.inf) for r in records.values()),
+        "finished_at": max(r.get("finished_at", 0.0) for r in records.values()),
     }
     write_json(cdir.summary, out)
     return out

@@ -104,7 +104,10 @@ def log_run(run: RunDir, cfg: ExperimentConfig, *, uri: str | None = None) -> li
         slurm = sorted({j for sub in jobs if sub.get("executor") == "slurm" for j in sub.get("job_ids", [])})
         if slurm:
             tags["slurm_job_ids"] = ",".join(slurm)[:5000]
-        mrun = client.create_run(exp_id, run_name=cell.name, tags=tags)
+        span = (summary.get("started_at"), summary.get("finished_at"))
+        span_ok = all(isinstance(t, (int, float)) and math.isfinite(t) and t > 0 for t in span)
+        mrun = client.create_run(exp_id, run_name=cell.name, tags=tags,
+                                 start_time=int(span[0] * 1000) if span_ok else None)
         rid = mrun.info.run_id
         ts = int(time.time() * 1000)
         metrics = [Metric(k, float(v), ts, 0) for k, v in summary["metrics"].items()
@@ -119,7 +122,7 @@ def log_run(run: RunDir, cfg: ExperimentConfig, *, uri: str | None = None) -> li
                 client.log_artifact(rid, str(cdir.scores / fname), "scores")
         for plot in sorted(cdir.scores.glob("*.png")):
             client.log_artifact(rid, str(plot), "plots")
-        client.set_terminated(rid)
+        client.set_terminated(rid, end_time=int(span[1] * 1000) if span_ok else None)
         write_json(cdir.mlflow, {"tracking_uri": uri, "experiment_id": exp_id, "run_id": rid,
                                  "records_digest": summary["records_digest"], "logged_at": time.time()})
         logged.append(rid)
