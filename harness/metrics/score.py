@@ -221,8 +221,6 @@ def _executor(jobs: int) -> Any:
 
 def run_jobs(video_jobs: list[VideoJob], jobs: int = 0) -> Any:
     """Score all videos (in parallel when ``jobs != 1``; 0 = all cores) into the per-frame table."""
-    import pandas as pd
-
     n_workers = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) \
         if jobs == 0 else jobs
     n_workers = max(1, min(n_workers, len(video_jobs)))
@@ -238,6 +236,9 @@ def run_jobs(video_jobs: list[VideoJob], jobs: int = 0) -> Any:
         ex = _executor(n_workers)
         try:
             futures = {ex.submit(score_video, video_jobs[i]): i for i in order}
+            # pandas takes ~0.3 s to import: do it while the workers (forked without it) score
+            import pandas  # noqa: F401
+
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             for fut in done:
                 if fut.exception() is not None:
@@ -246,6 +247,8 @@ def run_jobs(video_jobs: list[VideoJob], jobs: int = 0) -> Any:
                 results[i] = fut.result()
         finally:
             ex.shutdown(wait=True, cancel_futures=True)
+    import pandas as pd
+
     frames = []
     for job, res in zip(video_jobs, results):
         assert res is not None
