@@ -109,8 +109,10 @@ def prompt_to_mask(prompt: Prompt, frame: np.ndarray, *, iters: int = 5) -> np.n
         fallback = mask_of_box(prompt.box, (h, w))
     elif isinstance(prompt, PointsPrompt):
         gc[:] = cv2.GC_PR_BGD
-        radius = max(2, max(h, w) // 8)
         pos = [(int(round(px)), int(round(py))) for (px, py), lab in zip(prompt.points, prompt.labels) if lab]
+        # Several clicks on one object already spread over it: shrink each click's "probably
+        # foreground" disk so that more clicks do not hand GrabCut more background as foreground.
+        radius = max(2, int(max(h, w) / 8 / max(1, len(pos)) ** 0.5))
         neg = [(int(round(px)), int(round(py))) for (px, py), lab in zip(prompt.points, prompt.labels) if not lab]
         for p in pos:
             cv2.circle(gc, p, radius, int(cv2.GC_PR_FGD), -1)
