@@ -62,7 +62,7 @@ def aggregate_cell(run: RunDir, cfg: ExperimentConfig, cell: Cell, *, force: boo
     dataset = open_dataset(dcfg)
     setting = make_setting(cfg, cell.setting)
     t0 = time.perf_counter()
-    scored = score_cell(setting, dataset, dcfg, records, cdir.predictions, cdir.scores)
+    scored = score_cell(setting, dataset, dcfg, records, cdir.predictions, cdir.scores, label=cell.method)
     metrics = dict(scored["metrics"])
     frames = sum(r["frames"] for r in records.values())
     model_s = sum(r["model_s"] for r in records.values())

@@ -50,10 +50,10 @@ def _unsupervised(dataset: Any, dcfg: Any, videos: list[str], pred: Path, out: P
             "n_objects": len(objects)}
 
 
-def _vot(records: Mapping[str, dict], out: Path) -> dict[str, Any]:
+def _vot(records: Mapping[str, dict], out: Path, label: str) -> dict[str, Any]:
     from harness.settings.vot import score_vot
 
-    s = score_vot({v: r.get("extra", {}) for v, r in records.items()}, out_dir=out)
+    s = score_vot({v: r.get("extra", {}) for v, r in records.items()}, out_dir=out, label=label)
     return {"metrics": _numbers(s.as_dict()), "n_objects": s.n_sequences}
 
 
@@ -77,13 +77,15 @@ def _interactive(records: Mapping[str, dict], setting: Any, out: Path) -> dict[s
 
 
 def score_cell(setting: Any, dataset: Any, dcfg: Any, records: Mapping[str, dict], pred: Path,
-               out: Path) -> dict[str, Any]:
-    """``{"metrics": {...}, "n_objects": int}`` for one cell; writes its tables into ``out``."""
+               out: Path, *, label: str = "prediction") -> dict[str, Any]:
+    """``{"metrics": {...}, "n_objects": int}`` for one cell; writes its tables into ``out``.
+
+    ``label`` names the method in plots (the VOT success / precision curves)."""
     out.mkdir(parents=True, exist_ok=True)
     kind = getattr(setting, "scoring", "vos")
     videos = sorted(records)
     if kind == "vot":
-        return _vot(records, out)
+        return _vot(records, out, label)
     if kind == "unsupervised":
         return _unsupervised(dataset, dcfg, videos, pred, out)
     if kind == "interactive":
