@@ -88,6 +88,14 @@ class SAM2Config:
             raise ConfigError(f"sam2.autocast must be auto | bf16 | fp32, got {self.autocast!r}")
         if self.image_size is not None and (self.image_size < 32 or self.image_size % 32):
             raise ConfigError(f"sam2.image_size must be a positive multiple of 32, got {self.image_size}")
+        if not self.ckpt and not self.random_init:  # here, so the runner refuses it before any work
+            raise ConfigError(missing_checkpoint_message(self.size))
+
+
+def missing_checkpoint_message(size: str) -> str:
+    name = SIZES[size][1]
+    return (f"method sam2-{size} needs a checkpoint: download {name} from {CHECKPOINTS_URL} "
+            f"(no weights are downloaded at run time) and pass method.ckpt=/path/to/{name}")
 
 
 def build_predictor(cfg: SAM2Config, device: str):
@@ -98,15 +106,14 @@ def build_predictor(cfg: SAM2Config, device: str):
     config_file, ckpt_name = SIZES[cfg.size]
     ckpt = None
     if cfg.ckpt:
-        if not Path(cfg.ckpt).is_file():
+        path = Path(cfg.ckpt).expanduser()
+        if not path.is_file():
             raise MissingDependencyError(
                 f"sam2 checkpoint '{cfg.ckpt}' does not exist; download {ckpt_name} from {CHECKPOINTS_URL} "
                 "and set method.ckpt to its path")
-        ckpt = str(cfg.ckpt)
+        ckpt = str(path)
     elif not cfg.random_init:
-        raise ConfigError(
-            f"method sam2-{cfg.size} needs a checkpoint: download {ckpt_name} from {CHECKPOINTS_URL} "
-            f"(no weights are downloaded at run time) and pass method.ckpt=/path/to/{ckpt_name}")
+        raise ConfigError(missing_checkpoint_message(cfg.size))
     if str(device).startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device '{device}' requested but torch has no CUDA here; use device=cpu")
     overrides = ["++model.non_overlap_masks=true"]

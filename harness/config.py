@@ -18,6 +18,7 @@ Groups (``configs/<group>/<name>.yaml``): ``experiment``, ``method``, ``setting`
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -275,7 +276,11 @@ def load_experiment(experiment: str = "demo", overrides: Sequence[str] = (), *,
         experiment = selections.pop("experiment")[0]
     raw = load_group_yaml("experiment", experiment, base)
     raw.setdefault("name", Path(experiment).stem)
-    cells = [dict(c) for c in raw.get("cells") or []]
+    cells = raw.get("cells") or []
+    if not isinstance(cells, list) or not all(isinstance(c, Mapping) for c in cells):
+        raise ConfigError(f"experiment '{experiment}': 'cells' must be a list of mappings "
+                          "[{methods: [...], settings: [...], datasets: [...]}, ...], got " + repr(cells)[:200])
+    cells = [dict(c) for c in cells]
     for group, plural in (("method", "methods"), ("setting", "settings"), ("dataset", "datasets")):
         if group in selections:
             cells = _narrow(cells, plural, selections[group])
@@ -316,7 +321,25 @@ def load_experiment(experiment: str = "demo", overrides: Sequence[str] = (), *,
     if not top.cells:
         raise ConfigError(f"experiment '{top.name}' has no cells; list them as "
                           "cells: [{methods: [...], settings: [...], datasets: [...]}]")
+    check_values(top)
     return top
+
+
+_DEVICE = re.compile(r"(cpu|mps|cuda(:\d+)?)")
+
+
+def check_values(cfg: ExperimentConfig) -> None:
+    """Refuse values the schema types cannot (a typo'd device, a negative count) before any work."""
+    if not _DEVICE.fullmatch(cfg.device):
+        raise ConfigError(f"device must be cpu, cuda, cuda:N or mps, got '{cfg.device}' (key 'device')")
+    c = cfg.cluster
+    for key, value, low in (("cluster.jobs", c.jobs, 1), ("cluster.videos_per_shard", c.videos_per_shard, 0),
+                            ("cluster.timeout_min", c.timeout_min, 1), ("cluster.gpus", c.gpus, 0),
+                            ("cluster.cpus", c.cpus, 1), ("cluster.array_parallelism", c.array_parallelism, 1),
+                            ("cluster.max_num_timeout", c.max_num_timeout, 0),
+                            ("retry.attempts", cfg.retry.attempts, 0), ("writer_threads", cfg.writer_threads, 1)):
+        if value < low:
+            raise ConfigError(f"{key} must be >= {low}, got {value}")
 
 
 def expand_cells(cfg: ExperimentConfig) -> tuple[Cell, ...]:

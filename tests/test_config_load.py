@@ -86,6 +86,40 @@ def test_method_options_and_capabilities_checked_before_any_work(tmp_path: Path)
     assert not (tmp_path / "never-created").exists() and not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize(("override", "match"), [
+    ("device=tpu", "device must be cpu, cuda, cuda:N or mps, got 'tpu'"),
+    ("cluster.jobs=0", "cluster.jobs must be >= 1, got 0"),
+    ("retry.attempts=-1", "retry.attempts must be >= 0"),
+])
+def test_invalid_values_are_refused(override: str, match: str) -> None:
+    """Regression: device=tpu and cluster.jobs=-1 used to be accepted (and run)."""
+    with pytest.raises(ConfigError, match=match):
+        load_experiment("smoke", [override])
+    assert load_experiment("smoke", ["device=cuda:1"]).device == "cuda:1"
+
+
+@pytest.mark.parametrize("cells", ["[[static]]", "{methods: [static], settings: [mask], datasets: [synth]}"])
+def test_malformed_cells_are_a_config_error(tmp_path: Path, cells: str) -> None:
+    """Regression: a cells entry that is not a mapping crashed with a ValueError traceback."""
+    (tmp_path / "experiment").mkdir()
+    (tmp_path / "experiment" / "exp.yaml").write_text(f"cells: {cells}\n")
+    with pytest.raises(ConfigError, match="'cells' must be a list of mappings"):
+        load_experiment("exp", cdir=tmp_path)
+
+
+def test_sam2_without_checkpoint_is_refused_before_any_work(tmp_path: Path) -> None:
+    """Regression: a missing sam2 checkpoint used to surface only inside the shards (after a SLURM
+    queue wait), leaving a run directory with every video failed."""
+    from harness.runner.driver import prepare
+
+    out = [f"results={tmp_path}", f"dataset.root={tmp_path / 'never-created'}"]
+    with pytest.raises(ConfigError, match="needs a checkpoint.*sam2.1_hiera_small.pt.*method.ckpt="):
+        prepare(load_experiment("demo", ["method=sam2-s", "setting=mask", *out]))
+    with pytest.raises(ConfigError, match=r"^method\.flow: .*unknown option 'presett'"):  # names the key
+        prepare(load_experiment("demo", ["method=flow", "setting=mask", "method.presett=fast", *out]))
+    assert not (tmp_path / "never-created").exists() and not (tmp_path / "runs").exists()
+
+
 def test_cli_reports_config_errors_with_exit_status_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from harness.cli import main
 

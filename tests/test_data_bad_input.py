@@ -87,6 +87,15 @@ def test_missing_frame_gap(data: Path, capsys) -> None:
     assert "missing" in cli_fails(capsys, "check-data", str(data))
 
 
+def test_stray_file_among_numbered_frames(data: Path, capsys) -> None:
+    frames = data / "JPEGImages" / "synth000"
+    shutil.copy(frames / "00002.jpg", frames / "00002_copy.jpg")  # would shift every later frame index
+    (frames / "notes.txt").write_text("not a frame")                # non-JPEG files stay ignored
+    with pytest.raises(DataError, match=r"synth000/00002_copy\.jpg .*not a numbered frame.*remove"):
+        open_dataset(data).video("synth000")
+    assert "00002_copy.jpg" in cli_fails(capsys, "check-data", str(data))
+
+
 def test_mask_without_frame(data: Path) -> None:
     (data / "JPEGImages" / "synth001" / "00005.jpg").unlink()  # the last frame: no gap, but its mask stays
     with pytest.raises(DataError, match=r"00005\.png has no frame .*00005\.jpg"):

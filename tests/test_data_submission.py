@@ -72,6 +72,12 @@ def test_sparse_annotation_frame_rules(make_synth, tmp_path: Path) -> None:
     assert "00001.png: missing frame" in report.problems[0]
     assert validate_predictions(sparse, ds.meta, dataset=ds, frames="annotated")[0].ok
     assert validate_predictions(sparse, ds.meta)[0].ok  # MOSE meta alone: `length` (= 3) PNGs due
+    # MOSE meta alone cannot tell which of the 11 PNGs are the GT frames: packing them would be scored
+    # by position against the wrong frames, so pack refuses and points at --data
+    with pytest.raises(DataError, match=r"synth000: 11 PNGs but meta.json has 3 ground-truth frames.*--data"):
+        pack(full, ds.meta, tmp_path / "meta_only.zip")
+    assert not (tmp_path / "meta_only.zip").exists()
+    pack(sparse, ds.meta, tmp_path / "meta_only.zip")  # exactly the GT frames: fine
 
 
 def test_every_problem_is_reported_with_paths(synth_data: Path, preds: Path, tmp_path: Path, capsys) -> None:
@@ -99,6 +105,22 @@ def test_every_problem_is_reported_with_paths(synth_data: Path, preds: Path, tmp
     # With the dataset, the frames due are known by name.
     assert main(["check-predictions", str(preds), "--data", str(synth_data)]) == 2
     assert "synth000/00004.png: missing frame" in capsys.readouterr().err
+
+
+def test_pred_dir_that_is_one_video_folder(synth_data: Path, preds: Path, tmp_path: Path, capsys) -> None:
+    meta = str(synth_data / "meta.json")
+    assert main(["pack", str(preds / "synth000"), "--meta", meta, "-o", str(tmp_path / "s.zip")]) == 2
+    assert "looks like one video's folder; pass its parent" in capsys.readouterr().err
+    assert not (tmp_path / "s.zip").exists()
+    assert main(["check-predictions", str(preds / "synth000"), "--meta", meta]) == 2
+    assert "synth000 holds frame PNGs" in capsys.readouterr().err
+
+
+def test_pack_output_that_is_a_folder(synth_data: Path, preds: Path, tmp_path: Path, capsys) -> None:
+    (tmp_path / "zips").mkdir()
+    assert main(["pack", str(preds), "--meta", str(synth_data / "meta.json"), "-o", str(tmp_path / "zips")]) == 2
+    assert "is a folder; -o takes the zip file" in capsys.readouterr().err
+    assert list((tmp_path / "zips").iterdir()) == []
 
 
 def test_needs_meta_or_data(preds: Path, tmp_path: Path, capsys) -> None:

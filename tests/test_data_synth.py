@@ -101,6 +101,8 @@ def test_generate_rejects_bad_parameters(tmp_path: Path) -> None:
         generate(tmp_path / "x", videos=1, frames=4, size=(8, 8), seed=0)
     with pytest.raises(DataError, match="nothing"):
         generate(tmp_path / "x", videos=0, frames=4, seed=0)
+    with pytest.raises(DataError, match="seed must be >= 0"):   # was a bare numpy ValueError
+        generate(tmp_path / "x", videos=1, frames=4, size=(32, 32), seed=-1)
     assert not (tmp_path / "x").exists()
 
 

@@ -7,6 +7,7 @@ with an object that first appears on frame 5.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def _installed() -> list[str]:
 
 def _create(name: str):
     cls = registry.get(name)
-    opts = TEST_OPTIONS if cls.Config is not None and hasattr(cls.Config(), "random_init") else None
+    opts = TEST_OPTIONS if cls.Config is not None and "random_init" in {f.name for f in dataclasses.fields(cls.Config)} else None
     return registry.create(name, opts, "cpu")
 
 

@@ -181,3 +181,5 @@ def test_checkpoint_errors(tmp_path):
         SAM2Tiny(SAM2Config(size="l", random_init=True))
     with pytest.raises(ConfigError, match="multiple of 32"):
         SAM2Config(image_size=100)
+    with pytest.raises(ConfigError, match="needs a checkpoint"):  # validated with the options
+        SAM2Config(ckpt="")

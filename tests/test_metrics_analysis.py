@@ -79,6 +79,11 @@ def test_derive_attributes():
     assert d[("v", 1)] == {"FM", "DR"}
     assert d[("v", 2)] == {"DV", "SV"}
     assert d[("long", 1)] == {"LD"}
+    # the same 30 px steps between GT frames annotated every 5th frame are 6 px/frame: not FM
+    sparse = _frames(rows).assign(frame=lambda f: [f"{5 * t:05d}" for t in f["t"]])
+    assert derive_attributes(sparse, infos)[("v", 1)] == {"DR"}
+    assert derive_attributes(_frames(rows).assign(frame=lambda f: [f"{t:05d}" for t in f["t"]]), infos)[
+        ("v", 1)] == {"FM", "DR"}
 
 
 def _objects():

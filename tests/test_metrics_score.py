@@ -124,6 +124,49 @@ def test_prediction_root_with_single_video(case, tmp_path):
     assert s.n_objects == len(json.loads((case / "meta.json").read_text())["videos"]["v000"]["objects"])
 
 
+def test_prediction_root_that_is_a_video_folder_or_empty(case, tmp_path):
+    # --pred pointing at one video's own folder (PNGs directly) or at an empty folder is a wrong path:
+    # refused even with --allow-missing, which would otherwise score every object as an empty mask
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for pred, allow in ((case / "pred" / "v000", False), (case / "pred" / "v000", True), (empty, True)):
+        with pytest.raises(DataError, match=r"holds none of the 3 video folder\(s\)"):
+            score(case / "meta.json", case / "Annotations", pred, tmp_path / "o", allow_missing=allow)
+        assert not (tmp_path / "o").exists()
+    with pytest.raises(DataError, match=r"looks like one video's folder.*--videos v000"):
+        score(case / "meta.json", case / "Annotations", case / "pred" / "v000", tmp_path / "o")
+
+
+def test_bad_options_fail_before_any_output(case, tmp_path):
+    from harness.errors import ConfigError
+
+    bad = tmp_path / "attributes.json"
+    bad.write_text('{"videos": {"v000": {"x": ["DR"]}}}')
+    for attrs, match in ((tmp_path / "nope.json", "does not exist"), (bad, r"v000 key 'x' is not an object id")):
+        with pytest.raises(DataError, match=match):
+            _score(case, tmp_path / "o", jobs=1, attributes=attrs)
+        assert not (tmp_path / "o").exists()   # checked before metrics.json & co. are written
+    with pytest.raises(ConfigError, match="ci_samples"):
+        _score(case, tmp_path / "o", jobs=1, ci_samples=0)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(DataError, match="is a file"):
+        _score(case, tmp_path / "file", jobs=1)
+    with pytest.raises(DataError, match="cannot be created"):   # was a traceback after all the scoring
+        _score(case, tmp_path / "file" / "sub", jobs=1)
+    assert not (tmp_path / "o").exists()
+
+
+def test_meta_video_without_ground_truth_folder(case, tmp_path):
+    meta = json.loads((case / "meta.json").read_text())
+    meta["videos"]["ghost"] = meta["videos"]["v000"]
+    (case / "meta.json").write_text(json.dumps(meta))
+    # its objects would silently leave the dataset mean
+    with pytest.raises(DataError, match=r"lists 1 video\(s\) with no ground-truth folder .*ghost.*--videos"):
+        _score(case, tmp_path / "o", jobs=1)
+    assert not (tmp_path / "o").exists()
+    assert _score(case, tmp_path / "o", jobs=1, videos=["v000", "v001", "v002"]).n_objects > 0
+
+
 def test_prediction_root_wrapping_folder(case, tmp_path):
     wrapped = tmp_path / "sub"
     (wrapped).mkdir()
@@ -143,7 +186,8 @@ def test_meta_length_mismatch(case, tmp_path):
 def test_cli_score_compare_and_exit_status(case, tmp_path, capsys):
     args = ["score", "--meta", str(case / "meta.json"), "--gt", str(case / "Annotations"), "--out"]
     assert cli_main(args + [str(tmp_path / "a"), "--pred", str(case / "pred"), "--jobs", "1"]) == 0
-    assert "Copy-Paste:" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "Copy-Paste:" in printed and "95% CI (bootstrap over objects): JF_hat [" in printed
     # B = GT itself: a real improvement on every object
     assert cli_main(args + [str(tmp_path / "b"), "--pred", str(case / "Annotations"), "--jobs", "1"]) == 0
     out_json = tmp_path / "cmp.json"
@@ -153,6 +197,39 @@ def test_cli_score_compare_and_exit_status(case, tmp_path, capsys):
     assert cmp["J"]["mean_b"] == pytest.approx(100.0) and cmp["J"]["diff"] > 0 and cmp["J"]["ci_low"] > 0
     assert cli_main(args + [str(tmp_path / "c"), "--pred", str(tmp_path / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_compare_refuses_other_ground_truth_and_warns_on_subsets(case, tmp_path, capsys):
+    args = ["score", "--meta", str(case / "meta.json"), "--gt", str(case / "Annotations"), "--jobs", "1"]
+    assert cli_main(args + ["--out", str(tmp_path / "a"), "--pred", str(case / "pred")]) == 0
+    assert cli_main(args + ["--out", str(tmp_path / "sub"), "--pred", str(case / "pred"), "--videos", "v000"]) == 0
+    # same names and sizes, other seed: other GT masks -> a paired comparison would be meaningless
+    other = generate_case(tmp_path / "other", CaseSpec(sizes=SPEC.sizes, frames=SPEC.frames, seed=SPEC.seed + 1))
+    assert cli_main(["score", "--meta", str(other / "meta.json"), "--gt", str(other / "Annotations"), "--jobs", "1",
+                     "--out", str(tmp_path / "o"), "--pred", str(other / "pred")]) == 0
+    capsys.readouterr()
+    assert cli_main(["compare", str(tmp_path / "a"), str(tmp_path / "o"), "--samples", "100"]) == 2
+    err = capsys.readouterr().err
+    assert "v00" in err and ("ground-truth mask has" in err or "different ground truth" in err)
+    assert cli_main(["compare", str(tmp_path / "a"), str(tmp_path / "sub"), "--samples", "100"]) == 0
+    assert "comparing only the" in capsys.readouterr().err
+
+
+def test_rescore_into_same_folder_leaves_no_stale_files(case, tmp_path):
+    out = tmp_path / "o"
+    _score(case, out, jobs=1)
+    score(None, case / "Annotations", case / "pred", out, protocol="davis", jobs=1)
+    assert not (out / "attributes.csv").exists() and not (out / "long_videos.json").exists()
+    assert json.loads((out / "summary.json").read_text())["protocol"] == "davis"
+    _score(case, out, jobs=1)
+    assert not (out / "global_results.csv").exists() and (out / "attributes.md").is_file()
+
+
+def test_cli_warns_when_mose_scoring_has_no_meta(case, tmp_path, capsys):
+    assert cli_main(["score", "--gt", str(case / "Annotations"), "--pred", str(case / "pred"),
+                     "--out", str(tmp_path / "o"), "--jobs", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "objects that appear later" in err and f"--meta {case / 'meta.json'}" in err
 
 
 def test_davis_protocol_outputs(case, tmp_path):

@@ -111,3 +111,31 @@ def test_explicit_run_id_with_another_config_is_refused(tmp_path: Path, synth_da
     out = run_experiment(load_experiment("smoke", smoke(tmp_path, synth_data, "run_id=mine", "cluster.jobs=4",
                                                         "retry.attempts=2")[1:]), quiet=True)
     assert out.run_dir.name == "mine" and not out.incomplete
+
+
+def test_run_directory_is_usable_from_another_working_directory(tmp_path: Path, synth_data: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: relative paths in config.yaml (results, dataset root) were resolved against the
+    cwd of `mosebench resume/status/log/ui`, so resuming from elsewhere failed every video and
+    pointed MLflow at another store."""
+    import shutil
+
+    from harness.runner.driver import load_run_config
+
+    start, elsewhere = tmp_path / "start", tmp_path / "elsewhere"
+    start.mkdir()
+    elsewhere.mkdir()
+    shutil.copytree(synth_data, start / "data")
+    monkeypatch.chdir(start)
+    out = run_experiment(load_experiment("smoke", ["results=results", "dataset.root=data"]), quiet=True)
+    run_dir = (start / out.run_dir).resolve()
+    next(run_dir.glob("*/records/*.json")).unlink()  # one video to redo
+    monkeypatch.chdir(elsewhere)
+    cfg = load_run_config(RunDir.open(run_dir))
+    assert Path(cfg.results) == start / "results" and Path(cfg.dataset["synth-tiny"].root) == start / "data"
+    again = resume(run_dir, quiet=True)
+    assert again.summaries and not again.incomplete and not again.failures
+    assert not (elsewhere / "results").exists()
+    monkeypatch.chdir(start)  # from where it started, the run is the same run (nothing anchored)
+    assert run_experiment(load_experiment("smoke", ["results=results", "dataset.root=data"]),
+                          quiet=True).run_dir.resolve() == run_dir

@@ -29,6 +29,13 @@ def run(args: argparse.Namespace) -> int:
 
     from harness.metrics.score import score
 
+    if args.meta is None and args.protocol == "mose":
+        import sys
+
+        hint = Path(args.gt).parent / "meta.json"
+        print("warning: no --meta: each video's objects are the ids of its first GT frame, so objects that "
+              "appear later (common in MOSEv2) are not scored" + (f"; pass --meta {hint}" if hint.is_file() else ""),
+              file=sys.stderr)
     attributes = args.attributes
     if attributes is None and args.meta and (Path(args.meta).parent / "attributes.json").is_file():
         attributes = Path(args.meta).parent / "attributes.json"
@@ -37,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
               attributes=attributes)
     print((Path(args.out) / "scores.txt").read_text(), end="")
     print(f"objects: {s.n_objects}  scored frame-objects: {s.n_frames}")
+    if s.ci:
+        print("95% CI (bootstrap over objects): " + "  ".join(
+            f"{k} [{lo:.1f}, {hi:.1f}]" for k, (lo, hi) in s.ci.items() if lo == lo and hi == hi))
     if s.n_missing or s.missing_videos:
         print(f"WARNING: {s.n_missing} missing prediction frame(s) scored as empty"
               + (f" (missing videos: {', '.join(s.missing_videos)})" if s.missing_videos else ""))

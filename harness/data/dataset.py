@@ -137,6 +137,14 @@ class Dataset:
             raise DataError(f"video {name!r}: no .jpg frames in {image_dir}")
         ext = os.path.splitext(jpgs[0])[1]
         stems = sort_frame_names([os.path.splitext(n)[0] for n in jpgs])
+        stray = [s for s in stems if not s.isdigit()]
+        if stray and len(stray) < len(stems):
+            # a copy like "00005_copy.jpg" among numbered frames would become an extra frame and shift
+            # every later frame index
+            raise DataError(
+                f"video {name!r}: {image_dir / (stray[0] + ext)} ({len(stray)} such file(s)) is not a numbered "
+                f"frame like its neighbours ({stems[0]}{ext}); remove the stray file(s) from {image_dir}"
+            )
         _check_no_gaps(stems, image_dir)
         index = {s: i for i, s in enumerate(stems)}
         try:

@@ -161,6 +161,11 @@ def validate_predictions(pred_dir: str | os.PathLike, meta: Meta, *, dataset: Da
     if not pred_dir.is_dir():
         raise DataError(f"predictions folder {pred_dir} does not exist")
     exps = _expectations(meta, dataset, frames)
+    loose = sorted(n for n in os.listdir(pred_dir) if n.endswith(".png"))
+    if loose and not any((pred_dir / e.video).is_dir() for e in exps):
+        raise DataError(f"predictions folder {pred_dir} holds frame PNGs ({loose[0]} ...) directly and none of the "
+                        f"{len(exps)} video folder(s) of the meta: it looks like one video's folder; pass its parent "
+                        "folder (PRED_DIR/<video>/<frame>.png)")
     problems: list[str] = []
     todo = _files(pred_dir, exps, problems)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -183,12 +188,32 @@ def pack(pred_dir: str | os.PathLike, meta: Meta, out_zip: str | os.PathLike, *,
     Raises:
         DataError: listing every problem found (up to ``max_problems``); nothing is written.
     """
+    if Path(out_zip).is_dir():
+        raise DataError(f"output {out_zip} is a folder; -o takes the zip file to write, e.g. "
+                        f"{Path(out_zip) / 'submission.zip'}")
     report, files = validate_predictions(pred_dir, meta, dataset=dataset, frames=frames,
                                          max_problems=max_problems)
     if not report.ok:
         raise DataError(report.format())
+    if dataset is None and meta.form != "youtube":
+        # MOSE meta has no frame names: the server pairs the i-th sorted PNG with the i-th GT frame, so
+        # every-frame predictions of a sparsely annotated set would be scored against the wrong frames
+        counts: dict[str, int] = {}
+        for path in files:
+            counts[path.parent.name] = counts.get(path.parent.name, 0) + 1
+        over = [(v, n, meta.videos[v].length) for v, n in counts.items()
+                if meta.videos[v].length and n > meta.videos[v].length]
+        if over:
+            v, n, length = over[0]
+            raise DataError(f"{Path(pred_dir) / v}: {n} PNGs but meta.json has {length} ground-truth frames "
+                            f"({len(over)} such video(s)); the server pairs PNGs with GT frames by position, so "
+                            "extra frames shift every later one. Pass --data DATASET_ROOT so pack keeps only the "
+                            "annotated frames, or remove the frames without ground truth")
     out_zip = Path(out_zip)
-    out_zip.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out_zip.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create the folder of {out_zip} ({exc}); choose a writable -o path") from None
     tmp = out_zip.with_name(f".{out_zip.name}.tmp-{os.getpid()}")
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:

@@ -288,6 +288,8 @@ def generate(out: str | os.PathLike, *, videos: int, frames: int, size: tuple[in
     if videos < 0 or frames < 2 or H < 32 or W < 32 or annotate_every < 1:
         raise DataError(f"synth needs videos >= 0, frames >= 2, size >= 32x32, annotate_every >= 1 "
                         f"(got videos={videos}, frames={frames}, size={H}x{W}, annotate_every={annotate_every})")
+    if seed < 0:
+        raise DataError(f"synth seed must be >= 0 (numpy seeds are non-negative), got {seed}")
     if long_frames is not None and long_frames < 2:
         raise DataError(f"synth long_frames must be >= 2, got {long_frames}")
     if videos == 0 and long_frames is None:

@@ -6,7 +6,8 @@ the ground truth alone (marked ``derived``), over the scored frames in the per-f
 
 * DR - the object disappears and later reappears (a present -> empty -> present pattern);
 * LD - the video has more than 300 GT frames;
-* FM - mean centroid motion between consecutive scored frames where it is visible > 20 px;
+* FM - mean centroid motion between consecutive scored frames where it is visible > 20 px per frame
+  (divided by the frame-number gap of sparsely annotated videos);
 * SV - the largest and smallest visible box areas differ by more than 2x;
 * DV - small: median visible mask area < 1% of the frame.
 
@@ -91,7 +92,13 @@ def derive_attributes(per_frame: Any, infos: Mapping[str, VideoInfo]) -> dict[Ob
                     cx, cy = g["gt_cx"].to_numpy(float), g["gt_cy"].to_numpy(float)
                     both = present[1:] & present[:-1]
                     if both.any():
-                        step = np.hypot(np.diff(cx), np.diff(cy))[both]
+                        # px per video frame: scored frames of a sparsely annotated video (MOSEv2: at least
+                        # every 5th) lie several frames apart, which the frame numbers tell
+                        gap = np.ones(len(g) - 1)
+                        names = g["frame"].astype(str).to_numpy() if "frame" in g.columns else ()
+                        if len(names) and all(n.isdigit() for n in names):
+                            gap = np.maximum(np.diff(np.array([int(n) for n in names], dtype=float)), 1.0)
+                        step = (np.hypot(np.diff(cx), np.diff(cy)) / gap)[both]
                         if step.mean() > FM_PIXELS:
                             codes.add("FM")
                     boxes = (g["gt_w"] * g["gt_h"]).to_numpy(float)[present]

@@ -175,6 +175,12 @@ def write_outputs(out: Path, table: Any, objects: Any, summary: ScoreSummary,
                   infos: Mapping[str, VideoInfo], attributes_path: str | Path | None = None) -> None:
     """Write all score files under ``out`` (atomic each; ``summary.json`` last)."""
     out.mkdir(parents=True, exist_ok=True)
+    # rescoring into an earlier folder: the completeness marker goes first (back last), and files of the
+    # other protocol go, so a killed or cross-protocol rerun never passes for a complete, consistent set
+    stale = ("attributes.csv", "attributes.md", "long_videos.json") if summary.protocol == "davis" else (
+        "global_results.csv", "per-sequence_results.csv")
+    for name in ("summary.json", *stale):
+        (out / name).unlink(missing_ok=True)
     atomic_write_bytes(out / "per_frame.parquet", per_frame_bytes(table, infos, summary.protocol))
     atomic_write_bytes(out / "per_object.csv", objects.to_csv(index=False).encode())
     atomic_write_bytes(out / "metrics.json", _json_bytes(metrics_json(objects, summary.protocol)))

@@ -112,6 +112,13 @@ def plan(meta: str | os.PathLike | None, gt: str | os.PathLike, pred: str | os.P
         names = sorted(set(videos))
     if not names:
         raise DataError(f"no video folders under {gt_root}; pass the Annotations folder (--gt)")
+    if meta_obj is not None and videos is None:
+        # the dataset mean is over every object of the meta: a video without GT would silently drop out
+        absent = sorted(set(meta_obj.videos) - all_names)
+        if absent:
+            raise DataError(f"{meta_obj.path} lists {len(absent)} video(s) with no ground-truth folder under "
+                            f"{gt_root}: {', '.join(absent[:5])}{' ...' if len(absent) > 5 else ''}; pass the "
+                            "Annotations folder that belongs to this meta, or --videos to score a subset")
     _check_pred_root(pred_root, names, all_names)
 
     jobs, infos, problems, missing_videos = [], {}, [], []
@@ -143,6 +150,15 @@ def plan(meta: str | os.PathLike | None, gt: str | os.PathLike, pred: str | os.P
         jobs.append(VideoJob(name, str(gt_root / name), str(pred_dir), scored, missing, objects,
                              int(height), int(width), protocol))
         infos[name] = VideoInfo(objects, int(height), int(width), len(gt_names))
+    if len(missing_videos) == len(names):
+        # nothing matches: a wrong --pred (a video's own folder, an empty or unrelated folder); even
+        # --allow-missing must not turn that into a silent all-zero score
+        loose = sorted(n for n in os.listdir(pred_root) if n.endswith(".png"))
+        hint = (f"it holds frame PNGs ({loose[0]} ...) directly, so it looks like one video's folder; pass "
+                f"its parent folder, or score that video alone with --pred {pred_root.parent} --videos "
+                f"{pred_root.name}" if loose else "pass the folder that holds the <video>/<frame>.png folders")
+        raise DataError(f"prediction folder {pred_root} holds none of the {len(names)} video folder(s) to score "
+                        f"({', '.join(names[:3])}{' ...' if len(names) > 3 else ''}); {hint}")
     if (problems or missing_videos) and not allow_missing:
         parts = []
         if missing_videos:
@@ -280,10 +296,25 @@ def score(meta: str | os.PathLike | None, gt: str | os.PathLike, pred: str | os.
     Returns:
         the :class:`ScoreSummary`; files are written under ``out`` (see module docstring).
     """
+    from harness.errors import ConfigError
     from harness.metrics.report_files import write_outputs as _write
 
+    # every input problem surfaces before anything is scored or written (no partial output folder)
+    if ci_samples < 1:
+        raise ConfigError(f"ci_samples (--ci-samples) must be >= 1, got {ci_samples}")
+    if Path(out).exists() and not Path(out).is_dir():
+        raise DataError(f"output {out} is a file; --out needs a folder (new or from an earlier score)")
+    base = Path(out).absolute()
+    while not base.exists() and base != base.parent:
+        base = base.parent
+    if not base.is_dir() or not os.access(base, os.W_OK | os.X_OK):
+        raise DataError(f"output {out} cannot be created ({base} is not a writable folder); choose another --out")
     video_jobs, infos, missing_videos = plan(meta, gt, pred, protocol=protocol, allow_missing=allow_missing,
                                              videos=videos)
+    if attributes is not None:
+        from harness.metrics.attributes import load_attributes
+
+        load_attributes(attributes, infos)
     table = run_jobs(video_jobs, jobs)
     objects, summary = summarize(table, infos, protocol, missing_videos=missing_videos,
                                  ci_samples=ci_samples, seed=seed)

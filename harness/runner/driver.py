@@ -62,7 +62,7 @@ def save_run_config(run: RunDir, cfg: ExperimentConfig) -> None:
 
     from harness.runner.rundir import atomic_write_text
 
-    doc = {"experiment": to_plain(cfg), "provenance": provenance()}
+    doc = {"experiment": to_plain(cfg), "provenance": {**provenance(), "cwd": os.getcwd()}}
     atomic_write_text(run.config, OmegaConf.to_yaml(OmegaConf.create(doc)))
 
 
@@ -76,9 +76,31 @@ def load_run_config(run: RunDir) -> ExperimentConfig:
     """The run's resolved config; its method plugins are registered as a side effect."""
     from harness.runner.plan import load_plugins
 
-    cfg = merge_into(ExperimentConfig, _config_doc(run)["experiment"], where=str(run.config))
+    doc = _config_doc(run)
+    raw = doc["experiment"]
+    cwd = (doc.get("provenance") or {}).get("cwd")
+    if cwd and Path(cwd) != Path.cwd():
+        raw = _anchor_paths(raw, Path(cwd))
+    cfg = merge_into(ExperimentConfig, raw, where=str(run.config))
     load_plugins(cfg)
     return cfg
+
+
+def _anchor_paths(raw: dict, base: Path) -> dict:
+    """Relative paths of a run's config made absolute against the directory it was started in,
+    so `mosebench resume/status/log/ui RUN_DIR` work from anywhere (same data, same MLflow store)."""
+    def anchor(p: Any) -> Any:
+        return str(base / p) if isinstance(p, str) and p and not Path(p).expanduser().is_absolute() else p
+
+    raw = dict(raw)
+    for key in ("results",):
+        raw[key] = anchor(raw.get(key))
+    raw["dataset"] = {name: {**ds, "root": anchor(ds.get("root")), "meta": anchor(ds.get("meta"))}
+                      for name, ds in (raw.get("dataset") or {}).items()}
+    raw["plugins"] = [anchor(p) if str(p).endswith(".py") else p for p in raw.get("plugins") or []]
+    if isinstance(raw.get("cluster"), dict) and raw["cluster"].get("folder"):
+        raw["cluster"] = {**raw["cluster"], "folder": anchor(raw["cluster"]["folder"])}
+    return raw
 
 
 def load_provenance(run: RunDir) -> dict:
@@ -245,7 +267,13 @@ def execute(run: RunDir, cfg: ExperimentConfig, *, force_before: float | None = 
             clear_dependency(executor, cfg.cluster)
             _record_submission(run, cfg, [agg_job], [], attempt, "aggregate")
             submitted.append(str(agg_job.job_id))
-        _wait(jobs, run, pending, cfg, quiet)
+        try:
+            _wait(jobs, run, pending, cfg, quiet)
+        except KeyboardInterrupt:
+            if cfg.cluster.executor != "inline":  # submitted jobs outlive the driver (by design)
+                print(f"\ninterrupted: job(s) {', '.join(submitted)} keep running; progress: mosebench status "
+                      f"{run.root}; finish (waits for them): mosebench resume {run.root}", file=sys.stderr)
+            raise
         failures = _failures(jobs, shards)
         write_json(run.failures, failures)
         for f in failures:

@@ -99,7 +99,10 @@ def check_capabilities(cfg: ExperimentConfig, cells: tuple[Cell, ...]) -> None:
     for name in sorted({c.method for c in cells}):  # option errors before any work, too
         raw = {k: v for k, v in (cfg.method.get(name) or {}).items() if k != "adapter"}
         cls = method_class(name, cfg)
-        registry.build_config(cls, raw)
+        try:
+            registry.build_config(cls, raw)
+        except ConfigError as exc:  # name the key the user wrote, not only the adapter class
+            raise ConfigError(f"method.{name}: {exc}") from exc
         missing = registry.default.missing_requirements(adapter_name(name, cfg.method.get(name)))
         if missing:
             raise MissingDependencyError(f"method '{name}' needs " + "; ".join(
