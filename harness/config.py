@@ -241,7 +241,7 @@ def _narrow(cells: list[dict], key: str, chosen: list[str]) -> list[dict]:
     return out
 
 
-def _rewrite_dot(dotlist: list[str], cells: list[dict]) -> list[str]:
+def _rewrite_dot(dotlist: list[str], cells: list[dict], cdir: Path | None = None) -> list[str]:
     """``method.size=l`` -> ``method.sam2.size=l`` when exactly one method is selected."""
     out = []
     for item in dotlist:
@@ -251,7 +251,9 @@ def _rewrite_dot(dotlist: list[str], cells: list[dict]) -> list[str]:
         if plural and rest:
             names = sorted({n for c in cells for n in c.get(plural, [])})
             first = rest.split(".")[0]
-            if first not in names:
+            # `setting.box.seed=1` names config 'box' (unused: refused below), not an option 'box'
+            other = "." in rest and cdir is not None and first in available(head, cdir)
+            if first not in names and not other:
                 if len(names) != 1:
                     raise ConfigError(f"override '{item}': several {plural} selected ({', '.join(names)}); "
                                       f"write {head}.<name>.{rest}={value}")
@@ -293,7 +295,7 @@ def load_experiment(experiment: str = "demo", overrides: Sequence[str] = (), *,
     cluster = dict(cluster)
     raw["cluster"] = {**load_group_yaml("cluster", cluster.get("name", "local"), base), **cluster}
     try:
-        cli = OmegaConf.to_container(OmegaConf.from_dotlist(_rewrite_dot(dotlist, cells)))
+        cli = OmegaConf.to_container(OmegaConf.from_dotlist(_rewrite_dot(dotlist, cells, base)))
     except Exception as exc:
         raise ConfigError(f"cannot parse overrides {dotlist}: {exc}") from exc
 

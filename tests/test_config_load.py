@@ -98,6 +98,16 @@ def test_invalid_values_are_refused(override: str, match: str) -> None:
     assert load_experiment("smoke", ["device=cuda:1"]).device == "cuda:1"
 
 
+def test_dotted_override_of_an_unused_config_name_is_not_rewritten() -> None:
+    """Regression: with one setting selected, `setting.box.seed=1` became `setting.mask.box.seed`
+    ("unknown key 'setting.mask.box'"); it names setting 'box', which no cell uses."""
+    with pytest.raises(ConfigError, match="setting.box configured but no cell uses setting 'box'"):
+        load_experiment("smoke", ["setting.box.seed=1"])
+    with pytest.raises(ConfigError, match="method.static configured but no cell uses method 'static'"):
+        load_experiment("smoke", ["method=flow", "method.static.x=1"])
+    assert load_experiment("smoke", ["setting.seed=3"]).setting["mask"].seed == 3  # the shorthand still works
+
+
 @pytest.mark.parametrize("cells", ["[[static]]", "{methods: [static], settings: [mask], datasets: [synth]}"])
 def test_malformed_cells_are_a_config_error(tmp_path: Path, cells: str) -> None:
     """Regression: a cells entry that is not a mapping crashed with a ValueError traceback."""

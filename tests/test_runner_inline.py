@@ -139,3 +139,21 @@ def test_run_directory_is_usable_from_another_working_directory(tmp_path: Path, 
     monkeypatch.chdir(start)  # from where it started, the run is the same run (nothing anchored)
     assert run_experiment(load_experiment("smoke", ["results=results", "dataset.root=data"]),
                           quiet=True).run_dir.resolve() == run_dir
+
+
+def test_status_reports_a_cell_whose_scoring_failed(tmp_path: Path, synth_data: Path,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    """Regression: a scoring error (here a corrupt GT PNG the static method never reads) left the
+    cell unscored while `mosebench status` said 'complete' and showed no error."""
+    import shutil
+
+    from _runner_common import main
+
+    data = tmp_path / "data"
+    shutil.copytree(synth_data, data)
+    bad = sorted((data / "Annotations").glob("*/*.png"))[1]
+    bad.write_bytes(b"not a png")
+    out = run_experiment(load_experiment("smoke", smoke(tmp_path, data)[1:]), quiet=True)
+    assert out.incomplete and not out.summaries
+    rc, text = main(capsys, "status", str(out.run_dir))
+    assert rc == 0 and "scoring failed" in text and bad.name in text and "\ncomplete" not in text

@@ -218,3 +218,38 @@ def test_interactive_time_budget_discards_late_interactions(video):
     assert len(rounds) == 1 and not rounds[0]["counted"] and outcome.extra["stop_reason"] == "time_budget"
     assert all(not m.any() for fr in out for m in fr.masks.values())
     assert summarize([outcome.extra]).JF == 0.0
+
+
+class _SlowPromptSession(Session):
+    """Takes 50 ms per prompt (like SAM2 encoding the prompt frame) and nothing per frame."""
+
+    def __init__(self, video) -> None:
+        self.video, self.masks = video, {}
+
+    def add_prompt(self, prompt):
+        import time
+
+        time.sleep(0.05)
+        self.masks[prompt.obj_id] = prompt.mask
+        return None
+
+    def propagate(self) -> Iterator[FrameResult]:
+        for t in range(len(self.video)):
+            yield FrameResult(t, masks=dict(self.masks), model_time_s=0.0)
+
+
+class _SlowPromptMethod(Method):
+    name = "slow-prompt"
+    capabilities = Capabilities(prompts=frozenset({PromptKind.MASK}))
+
+    def open_session(self, video, max_objects=20):
+        return _SlowPromptSession(video)
+
+
+def test_prompt_time_is_model_time_of_the_prompt_frame(video):
+    out, _ = run(settings.get("mask")(), _SlowPromptMethod(), video)
+    starts = _drive.start_frames(video)
+    per_frame = {f: sum(1 for s in starts.values() if s == f) for f in set(starts.values())}
+    for fr in out:
+        expected = 0.05 * per_frame.get(fr.frame, 0)
+        assert expected <= fr.model_time_s < expected + 0.05 * max(1, per_frame.get(fr.frame, 0)), fr.frame

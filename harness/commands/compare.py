@@ -57,10 +57,15 @@ def run(args: argparse.Namespace) -> int:
 def _check_same_ground_truth(a: str, b: str, frames_a, infos_a, frames_b, infos_b) -> None:
     """A paired comparison is only meaningful on the same ground truth: refuse shared video names whose
     meta (objects, size, length) or per-frame GT areas differ (e.g. two synth sets with other seeds)."""
+    from dataclasses import replace
+
     from harness.errors import DataError
 
     for vid in sorted(set(infos_a) & set(infos_b)):
-        if infos_a[vid] != infos_b[vid]:
+        ia, ib = infos_a[vid], infos_b[vid]
+        if ia.frames is None or ib.frames is None:  # a table written before video frames were recorded
+            ia, ib = replace(ia, frames=None), replace(ib, frames=None)
+        if ia != ib:
             raise DataError(f"video {vid!r} was scored on different ground truth in {a} ({infos_a[vid]}) and {b} "
                             f"({infos_b[vid]}); compare runs scored on the same dataset")
     keys = ["video", "object", "frame"]

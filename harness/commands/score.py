@@ -50,5 +50,25 @@ def run(args: argparse.Namespace) -> int:
     if s.n_missing or s.missing_videos:
         print(f"WARNING: {s.n_missing} missing prediction frame(s) scored as empty"
               + (f" (missing videos: {', '.join(s.missing_videos)})" if s.missing_videos else ""))
+    _warn_predictions(s.pred_warnings)
     print(f"written to {args.out}")
     return 0
+
+
+def _warn_predictions(checks: dict) -> None:
+    """Warn about prediction PNGs scored as given but probably wrong (counts are in summary.json)."""
+    import sys
+
+    if not checks or not (checks.get("greyscale_frames") or checks.get("unknown_id_frames")):
+        return
+    where = f" (e.g. {', '.join(checks.get('examples', [])[:3])})" if checks.get("examples") else ""
+    if checks.get("greyscale_frames"):
+        print(f"WARNING: {checks['greyscale_frames']} prediction frame(s) are greyscale (mode L) PNGs, not palette "
+              "(mode P) PNGs; their pixel values were taken as object ids, so a 0/255 binary mask counts as "
+              "object 255. Save predictions as palette PNGs of object ids (Image.fromarray(ids).convert('P'))"
+              + where, file=sys.stderr)
+    if checks.get("unknown_id_frames"):
+        print(f"WARNING: {checks['unknown_id_frames']} prediction frame(s) hold object id(s) "
+              f"{checks.get('unknown_ids')} that are not among their video's objects (the meta's, or the first "
+              "GT frame's without --meta); those pixels count for no object (e.g. a 0/255 mask scores as an "
+              "empty mask). Write each object's meta id" + where, file=sys.stderr)

@@ -29,6 +29,9 @@ def run(args: argparse.Namespace) -> int:
               f"{len(c['missing']):>7}  {'yes' if c['scored'] else 'no':>6}  {'yes' if c['logged'] else 'no':>6}")
         for f in c["failures"]:
             print(f"    {c['cell']}/{f['video']} failed (job {f.get('job')}): {f.get('error')}")
+        if c.get("score_error"):
+            print(f"    {c['cell']} scoring failed: {c['score_error']:.500} (fix it, then: mosebench resume "
+                  f"{st['run_dir']})")
     if st["live_jobs"]:
         print(f"jobs still running: {', '.join(st['live_jobs'])}")
     for f in st["failed_shards"]:
@@ -37,5 +40,7 @@ def run(args: argparse.Namespace) -> int:
     if st["mlflow_pending"]:
         print(f"MLflow logging pending ({st['mlflow_pending']}); run: mosebench log {st['run_dir']}")
     todo = sum(len(c["failed"]) + len(c["missing"]) for c in st["cells"])
-    print(f"{'complete' if not todo else f'{todo} video(s) to do: mosebench resume ' + st['run_dir']}")
+    unscored = sum(1 for c in st["cells"] if c.get("score_error"))
+    done = "complete" if not unscored else f"all videos predicted; scoring failed in {unscored} cell(s) (above)"
+    print(f"{done if not todo else f'{todo} video(s) to do: mosebench resume ' + st['run_dir']}")
     return 0

@@ -43,22 +43,32 @@ def sort_frame_names(stems: list[str]) -> list[str]:
     return sorted(stems)
 
 
-def _check_no_gaps(stems: list[str], image_dir: Path) -> None:
-    """Regularly numbered frames (most steps equal to the smallest) with a larger jump: a frame is
-    missing. Irregular numbering (e.g. frames kept only where annotated) is left alone."""
+def find_gap(stems: list[str]) -> tuple[str, str, int] | None:
+    """``(before, after, step)`` of the first hole in regularly numbered frame stems (most steps equal
+    to the smallest, one larger jump), else ``None``. Irregular numbering (e.g. frames kept only where
+    annotated) is left alone; so are stems that are not all integers. ``stems`` in frame order."""
     if len(stems) < 3 or not all(s.isdigit() for s in stems):
-        return
+        return None
     nums = [int(s) for s in stems]
     steps = [b - a for a, b in zip(nums, nums[1:])]
     step = min(steps)
     if 2 * steps.count(step) <= len(steps):
-        return
+        return None
     for a, b, d in zip(stems, stems[1:], steps):
         if d != step:
-            raise DataError(
-                f"frame(s) missing in {image_dir}: {a} is followed by {b} but frames advance by {step}; "
-                "re-extract the video (predictions are due for every frame)"
-            )
+            return a, b, step
+    return None
+
+
+def _check_no_gaps(stems: list[str], image_dir: Path) -> None:
+    """Raise when :func:`find_gap` finds a hole: a frame is missing."""
+    gap = find_gap(stems)
+    if gap is not None:
+        a, b, step = gap
+        raise DataError(
+            f"frame(s) missing in {image_dir}: {a} is followed by {b} but frames advance by {step}; "
+            "re-extract the video (predictions are due for every frame)"
+        )
 
 
 def _image_size(path: Path) -> tuple[int, int]:
@@ -152,6 +162,13 @@ class Dataset:
         except FileNotFoundError:
             pngs = []
         orphans = sorted(p for p in pngs if p not in index)
+        stray_pngs = [p for p in orphans if not p.isdigit()] if all(s.isdigit() for s in stems) else []
+        if stray_pngs:
+            # "00004 copy.png": a stray file, not a mask of a missing frame
+            raise DataError(
+                f"video {name!r}: {ann_dir / (stray_pngs[0] + '.png')} ({len(stray_pngs)} such file(s)) is a stray "
+                f"file: its name is not a frame number like the frames in {image_dir}; remove or rename it"
+            )
         if orphans:
             raise DataError(
                 f"video {name!r}: ground truth {ann_dir / (orphans[0] + '.png')} has no frame "

@@ -6,7 +6,8 @@ Which frames must be present (the rule ``check-predictions`` and ``pack`` apply)
   harness writes), or only its ground-truth frames (``frames="annotated"``), or ``"auto"`` (the
   ``pack`` default): the ground-truth frames where the local ground truth is complete, else all;
 * without one, from the meta: YouTube-VOS form: every frame some object lists; MOSE form (no frame
-  names): at least ``length`` PNGs per video.
+  names): at least ``length`` PNGs per video, regularly numbered without a hole (a larger step among
+  equal ones; a frame missing at either end cannot be told from the meta).
 
 The official MOSEv2 scorer (``score.py``) lists each video's prediction PNGs, sorts them, takes the
 i-th of them for its i-th ground-truth frame (i = 1 .. length-2) and opens the ground truth of the
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.data.dataset import Dataset, sort_frame_names
+from harness.data.dataset import Dataset, find_gap, sort_frame_names
 from harness.data.meta import Meta
 from harness.errors import DataError
 
@@ -142,6 +143,11 @@ def _files(pred_dir: Path, exps: list[_Expect], problems: list[str]) -> list[tup
             names = sort_frame_names(sorted(present))
             if len(names) < e.min_count:
                 problems.append(f"{folder}: {len(names)} PNGs but meta.json promises {e.min_count} frames")
+            gap = find_gap(names)
+            if gap is not None:
+                # the count alone misses a hole when the folder holds more PNGs than GT frames (every frame)
+                problems.append(f"{folder}: frame(s) missing: {gap[0]}.png is followed by {gap[1]}.png but the "
+                                f"frames advance by {gap[2]}")
         todo += [(folder / f"{n}.png", e) for n in names]
     return todo
 

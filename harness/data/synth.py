@@ -296,6 +296,8 @@ def generate(out: str | os.PathLike, *, videos: int, frames: int, size: tuple[in
         raise DataError("synth: nothing to generate (videos=0 and no long_frames)")
     out = Path(out)
     params = _params(videos, frames, (H, W), seed, annotate_every, long_frames)
+    if out.exists() and not out.is_dir():
+        raise DataError(f"synth output {out} is a file; choose a folder path that does not exist yet")
     if out.exists() and any(out.iterdir()):
         try:
             existing = json.loads((out / "attributes.json").read_text())["generator"]
@@ -305,9 +307,18 @@ def generate(out: str | os.PathLike, *, videos: int, frames: int, size: tuple[in
             return out
         raise DataError(f"{out} already exists and is not a synthetic set with these parameters; "
                         "remove it or choose another output folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+    except OSError as exc:
+        base = out.parent
+        while not base.exists() and base != base.parent:
+            base = base.parent
+        why = f"{base} is a file, not a folder" if base.exists() and not base.is_dir() else (
+            f"{exc.strerror or exc}: {exc.filename or tmp}")
+        raise DataError(f"cannot write the synthetic set to {out} ({why}); choose a writable output folder") from None
     try:
         jobs = [(f"synth{i:03d}", i, frames) for i in range(videos)]
         if long_frames is not None:

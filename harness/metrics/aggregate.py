@@ -27,12 +27,23 @@ DAVIS_OBJECT_COLUMNS = ("video", "object", "n_scored", "JF", "J", "J_recall", "J
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What aggregation needs about a video besides its rows: objects (in meta order), size, length."""
+    """What aggregation needs about a video besides its rows: objects (in meta order), size, length.
+
+    ``length``: number of ground-truth frames (the meta's ``length``). ``frames``: number of *video*
+    frames (the LD / long-video rule, see docs/metrics.md); ``None`` when unknown (per-frame tables
+    written before it was recorded), where :attr:`video_frames` falls back to ``length``.
+    """
 
     objects: tuple[int, ...]
     height: int
     width: int
     length: int
+    frames: int | None = None
+
+    @property
+    def video_frames(self) -> int:
+        """Video frames for the LD rule: ``frames`` when known, else ``length``."""
+        return self.length if self.frames is None else self.frames
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,8 @@ class ScoreSummary:
     them or no object has a value, e.g. ``JF_hat_d`` without any disappearance clip).
 
     ``ci``: 95% bootstrap interval over objects for each number, ``name -> (low, high)``.
+    ``pred_warnings``: :class:`harness.metrics.score.PredictionChecks` as a dict (greyscale prediction
+    PNGs, prediction ids not among the objects); empty when not checked.
     """
 
     protocol: str
@@ -60,6 +73,7 @@ class ScoreSummary:
     n_frames: int = 0
     missing_videos: tuple[str, ...] = ()
     ci: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    pred_warnings: Mapping[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)

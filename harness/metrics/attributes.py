@@ -5,7 +5,8 @@ or ``{video: [codes]}`` for video-level codes that apply to every object) and/or
 the ground truth alone (marked ``derived``), over the scored frames in the per-frame table:
 
 * DR - the object disappears and later reappears (a present -> empty -> present pattern);
-* LD - the video has more than 300 GT frames;
+* LD - the video has more than 300 *video* frames (:attr:`VideoInfo.video_frames`; MOSEv2 annotates
+  only some frames, so GT-frame counts would understate it);
 * FM - mean centroid motion between consecutive scored frames where it is visible > 20 px per frame
   (divided by the frame-number gap of sparsely annotated videos);
 * SV - the largest and smallest visible box areas differ by more than 2x;
@@ -79,7 +80,7 @@ def derive_attributes(per_frame: Any, infos: Mapping[str, VideoInfo]) -> dict[Ob
     for vid, info in infos.items():
         for oid in info.objects:
             codes = set()
-            if info.length > LONG_FRAMES:
+            if info.video_frames > LONG_FRAMES:
                 codes.add("LD")
             g = groups.get((vid, oid))
             if g is not None and len(g):
@@ -151,8 +152,9 @@ def table9_markdown(table: Any, name: str = "method") -> str:
 
 
 def long_video_table(objects: Any, infos: Mapping[str, VideoInfo], *, min_frames: int = LONG_FRAMES) -> dict[str, Any]:
-    """TABLE 11 for videos with more than ``min_frames`` GT frames: J&F̂, J&F̂_d, J&F̂_r, Δ = d - r (x100)."""
-    long_videos = {v for v, i in infos.items() if i.length > min_frames}
+    """TABLE 11 for videos with more than ``min_frames`` video frames (:attr:`VideoInfo.video_frames`):
+    J&F̂, J&F̂_d, J&F̂_r, Δ = d - r (x100)."""
+    long_videos = {v for v, i in infos.items() if i.video_frames > min_frames}
     sub = objects[objects["video"].isin(long_videos)]
     ds = dataset_scores(sub, "mose") if len(sub) else dict.fromkeys(("JF_hat", "JF_hat_d", "JF_hat_r"))
     d, r = ds["JF_hat_d"], ds["JF_hat_r"]

@@ -20,8 +20,18 @@ _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _fast(data: bytes) -> np.ndarray | None:
-    if not data.startswith(_SIGNATURE) or data[12:16] != b"IHDR":
-        return None
+    return _fast_with_colour(data)[0]
+
+
+def _fast_with_colour(data: bytes) -> tuple[np.ndarray | None, int]:
+    """``(ids or None, PNG colour type)``; colour type -1 where the header is not a PNG's."""
+    if len(data) < 29 or not data.startswith(_SIGNATURE) or data[12:16] != b"IHDR":
+        return None, -1
+    colour = data[25]
+    return _decode(data), colour
+
+
+def _decode(data: bytes) -> np.ndarray | None:
     width, height, depth, colour, _comp, _filt, interlace = struct.unpack(">IIBBBBB", data[16:29])
     if depth != 8 or colour not in (0, 3) or interlace != 0 or height * (width + 1) > 1 << 28:
         return None  # (very large images go to Pillow and its decompression-bomb check)
@@ -67,3 +77,27 @@ def read_labels(path: str | os.PathLike, *, expect_size: tuple[int, int] | None 
 
         return read_label_png(path, expect_size=expect_size, what=what)
     return arr
+
+
+def read_labels_mode(path: str | os.PathLike, *, expect_size: tuple[int, int] | None = None,
+                     what: str = "mask") -> tuple[np.ndarray, str]:
+    """Like :func:`read_labels`, plus the PNG's Pillow mode (``"P"``, ``"L"``, ``"1"``, ...).
+
+    Scoring uses it to count greyscale predictions: their pixel values are taken as object ids, so
+    a 0/255 binary mask is object 255, which the official scorer silently scores as an empty mask.
+    """
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        data = b""
+    arr, colour = _fast_with_colour(data) if data else (None, -1)
+    if arr is None or (expect_size is not None and arr.shape != tuple(expect_size)):
+        from PIL import Image
+
+        from harness.data.masks import read_label_png
+
+        arr = read_label_png(path, expect_size=expect_size, what=what)  # raises the usual DataError
+        with Image.open(path) as im:
+            return arr, im.mode
+    return arr, "P" if colour == 3 else "L"

@@ -105,7 +105,8 @@ def per_frame_bytes(table: Any, infos: Mapping[str, VideoInfo], protocol: str) -
 
     arrow = pa.Table.from_pandas(table, preserve_index=False)
     extra = {"protocol": protocol,
-             "videos": {v: {"objects": list(i.objects), "height": i.height, "width": i.width, "length": i.length}
+             "videos": {v: {"objects": list(i.objects), "height": i.height, "width": i.width, "length": i.length,
+                            "frames": i.frames}
                         for v, i in infos.items()}}
     arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}),
                                            PARQUET_META_KEY: json.dumps(extra).encode()})
@@ -129,7 +130,8 @@ def load_per_frame(path: str | Path) -> tuple[Any, dict[str, VideoInfo], str]:
     if meta is None:
         raise DataError(f"{path} was not written by mosebench score (no '{PARQUET_META_KEY.decode()}' metadata)")
     extra = json.loads(meta)
-    infos = {v: VideoInfo(tuple(i["objects"]), i["height"], i["width"], i["length"])
+    # "frames" (video frames, for LD) is absent from tables written before it was recorded
+    infos = {v: VideoInfo(tuple(i["objects"]), i["height"], i["width"], i["length"], i.get("frames"))
              for v, i in extra["videos"].items()}
     return arrow.to_pandas(), infos, extra["protocol"]
 

@@ -10,15 +10,16 @@ scored in parallel worker processes (``jobs``), each holding one frame pair at a
 ``per_object.csv``    the object table (fractions in [0, 1])
 ``vot.json``          tracking metrics (AUC, P, P_norm) of the masks' boxes
 ``attributes.csv/md`` TABLE 9 layout (MOSE protocol; attribute file + GT-derived codes)
-``long_videos.json``  TABLE 11 numbers for videos with more than 300 GT frames
-``summary.json``      :class:`ScoreSummary` (x100, unrounded) with bootstrap CIs
+``long_videos.json``  TABLE 11 numbers for videos with more than 300 video frames
+``summary.json``      :class:`ScoreSummary` (x100, unrounded) with bootstrap CIs and ``pred_warnings``
+                      (greyscale prediction PNGs, prediction ids not among the video's objects)
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from harness.errors import DataError
 from harness.metrics.aggregate import ScoreSummary, VideoInfo, summarize
 from harness.metrics.frame import check_protocol, measure_frame
 
-__all__ = ["ScoreSummary", "VideoJob", "plan", "score", "score_video", "write_outputs"]
+__all__ = ["PredictionChecks", "ScoreSummary", "VideoJob", "plan", "score", "score_video", "write_outputs"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,31 @@ def _frame_key(name: str) -> tuple[int, int | str]:
 def _list_pngs(folder: Path) -> list[str]:
     return sorted((n for n in os.listdir(folder) if n.endswith(".png") and not n.startswith(".")),
                   key=_frame_key)
+
+
+def _video_frames(gt_root: Path, name: str, gt_names: list[str]) -> int:
+    """Number of video frames (the LD rule): the JPEGs of the sibling ``JPEGImages/<video>`` of the GT
+    root when it exists, else the frame-number span of the GT names (last - first + 1), else the
+    number of GT PNGs. Sparse MOSEv2 GT (at least every 5th frame) would understate the length."""
+    image_dir = gt_root.parent / "JPEGImages" / name
+    if image_dir.is_dir():
+        n = sum(1 for f in os.listdir(image_dir)
+                if not f.startswith(".") and f.lower().endswith((".jpg", ".jpeg")))
+        if n:
+            return n
+    stems = [n[:-4] for n in gt_names]
+    if all(s.isdigit() for s in stems):
+        nums = [int(s) for s in stems]
+        return max(nums) - min(nums) + 1
+    return len(gt_names)
+
+
+def _check_stray(folder: Path, names: list[str], what: str) -> None:
+    """A non-numbered PNG among numbered frames (``00004 copy.png``) would be scored as an extra frame."""
+    stray = [n for n in names if not n[:-4].isdigit()]
+    if stray and len(stray) < len(names):
+        raise DataError(f"{what} {folder / stray[0]} ({len(stray)} such file(s)) is a stray file: its name is not a "
+                        f"frame number like its neighbours ({names[0]}); remove or rename it")
 
 
 def _image_size(path: Path) -> tuple[int, int]:
@@ -126,6 +152,7 @@ def plan(meta: str | os.PathLike | None, gt: str | os.PathLike, pred: str | os.P
         gt_names = _list_pngs(gt_root / name)
         if not gt_names:
             raise DataError(f"ground-truth folder {gt_root / name} holds no PNG")
+        _check_stray(gt_root / name, gt_names, "ground-truth mask")
         if meta_obj is not None:
             vm = meta_obj.video(name)
             if vm.length is not None and vm.length != len(gt_names):
@@ -149,7 +176,8 @@ def plan(meta: str | os.PathLike | None, gt: str | os.PathLike, pred: str | os.P
             missing_videos.append(name)
         jobs.append(VideoJob(name, str(gt_root / name), str(pred_dir), scored, missing, objects,
                              int(height), int(width), protocol))
-        infos[name] = VideoInfo(objects, int(height), int(width), len(gt_names))
+        infos[name] = VideoInfo(objects, int(height), int(width), len(gt_names),
+                                _video_frames(gt_root, name, gt_names))
     if len(missing_videos) == len(names):
         # nothing matches: a wrong --pred (a video's own folder, an empty or unrelated folder); even
         # --allow-missing must not turn that into a silent all-zero score
@@ -193,9 +221,25 @@ def _check_pred_root(pred_root: Path, names: list[str], all_names: set[str]) -> 
                         f"wraps the video folders; pass --pred {inner}")
 
 
+CHECK_KEYS = ("_greyscale", "_unknown", "_unknown_ids")
+
+
+def _contiguous_top(objects: tuple[int, ...]) -> int:
+    """Largest m with 1..m all among ``objects`` (a prediction whose max id is <= m has no stray id)."""
+    have, m = set(objects), 0
+    while m + 1 in have:
+        m += 1
+    return m
+
+
 def score_video(job: VideoJob) -> dict[str, np.ndarray]:
-    """Score one video frame by frame; returns per-frame columns (one entry per object and frame)."""
-    from harness.metrics.pngread import read_labels
+    """Score one video frame by frame; returns per-frame columns (one entry per object and frame).
+
+    Also returns the prediction checks under :data:`CHECK_KEYS` (not table columns): ``_greyscale``
+    and ``_unknown`` ``(T,)`` bool (frame's PNG is greyscale / holds an id not among the objects) and
+    ``_unknown_ids`` ``(256,)`` counts of frames holding each such id. They change no score.
+    """
+    from harness.metrics.pngread import read_labels, read_labels_mode
 
     k, n = len(job.objects), len(job.frames)
     cols: dict[str, np.ndarray] = {c: np.empty(n * k) for c in
@@ -203,13 +247,25 @@ def score_video(job: VideoJob) -> dict[str, np.ndarray]:
     boxes = {"gt": np.empty((n * k, 4)), "pred": np.empty((n * k, 4))}
     size = (job.height, job.width)
     empty = np.zeros(size, dtype=np.uint8)
+    greyscale, unknown = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    unknown_ids = np.zeros(256, dtype=np.int64)
+    known = np.zeros(256, dtype=bool)
+    known[[0, *job.objects]] = True
+    top = _contiguous_top(job.objects)
     for t, frame in enumerate(job.frames):
         gt = read_labels(os.path.join(job.gt_dir, frame + ".png"), expect_size=size, what="ground-truth mask")
         if frame in job.missing:
             pred = empty
         else:
-            pred = read_labels(os.path.join(job.pred_dir, frame + ".png"), expect_size=size, what="prediction")
+            pred, mode = read_labels_mode(os.path.join(job.pred_dir, frame + ".png"), expect_size=size,
+                                          what="prediction")
+            greyscale[t] = mode != "P"
         m = measure_frame(pred, gt, job.objects, job.protocol)
+        # foreign ids: pixels that no object counted (two cheap passes; the id histogram only then)
+        if frame not in job.missing and pred.size and int(pred.max()) > top \
+                and np.count_nonzero(pred) > int(m.pred_area.sum()):
+            unknown[t] = True
+            unknown_ids += (np.bincount(pred.ravel(), minlength=256) > 0) & ~known
         rows = slice(t * k, (t + 1) * k)
         for c in cols:
             cols[c][rows] = getattr(m, c)
@@ -222,6 +278,7 @@ def score_video(job: VideoJob) -> dict[str, np.ndarray]:
     out["t"] = np.repeat(np.arange(n, dtype=np.int32), k)
     out["object"] = np.tile(np.asarray(job.objects, dtype=np.int16), n)
     out["missing"] = np.repeat(np.array([f in job.missing for f in job.frames], dtype=bool), k)
+    out["_greyscale"], out["_unknown"], out["_unknown_ids"] = greyscale, unknown, unknown_ids
     return out
 
 
@@ -235,8 +292,37 @@ def _executor(jobs: int) -> Any:
     return ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context(method))
 
 
+@dataclass(frozen=True)
+class PredictionChecks:
+    """Prediction PNGs scored as given but probably not what the user meant (scores unchanged).
+
+    ``greyscale_frames``: frames whose PNG is greyscale (mode L/1), not palette: pixel values are taken
+    as object ids. ``unknown_id_frames``: frames holding ids that are not among the video's objects
+    (``unknown_ids``), which no object's score sees (a 0/255 mask scores as empty). ``examples``: the
+    first few ``video/frame`` of either kind.
+    """
+
+    greyscale_frames: int = 0
+    unknown_id_frames: int = 0
+    unknown_ids: tuple[int, ...] = ()
+    examples: tuple[str, ...] = ()
+
+    @property
+    def any(self) -> bool:
+        return bool(self.greyscale_frames or self.unknown_id_frames)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"greyscale_frames": self.greyscale_frames, "unknown_id_frames": self.unknown_id_frames,
+                "unknown_ids": list(self.unknown_ids), "examples": list(self.examples)}
+
+
 def run_jobs(video_jobs: list[VideoJob], jobs: int = 0) -> Any:
     """Score all videos (in parallel when ``jobs != 1``; 0 = all cores) into the per-frame table."""
+    return run_jobs_checked(video_jobs, jobs)[0]
+
+
+def run_jobs_checked(video_jobs: list[VideoJob], jobs: int = 0) -> tuple[Any, PredictionChecks]:
+    """:func:`run_jobs` plus the :class:`PredictionChecks` of the prediction PNGs read."""
     n_workers = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) \
         if jobs == 0 else jobs
     n_workers = max(1, min(n_workers, len(video_jobs)))
@@ -266,8 +352,14 @@ def run_jobs(video_jobs: list[VideoJob], jobs: int = 0) -> Any:
     import pandas as pd
 
     frames = []
+    grey = unknown = 0
+    ids = np.zeros(256, dtype=np.int64)
+    examples: list[str] = []
     for job, res in zip(video_jobs, results):
         assert res is not None
+        g, u, i = (res.pop(key) for key in CHECK_KEYS)
+        grey, unknown, ids = grey + int(g.sum()), unknown + int(u.sum()), ids + i
+        examples += [f"{job.name}/{job.frames[t]}" for t in np.flatnonzero(g | u)[:3]][: max(0, 5 - len(examples))]
         df = pd.DataFrame(res)
         df.insert(0, "video", job.name)
         df.insert(2, "frame", np.array(job.frames, dtype=object)[df["t"].to_numpy()] if len(df) else [])
@@ -275,7 +367,8 @@ def run_jobs(video_jobs: list[VideoJob], jobs: int = 0) -> Any:
     from harness.metrics.aggregate import FRAME_COLUMNS
 
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(FRAME_COLUMNS))
-    return table[list(FRAME_COLUMNS)]
+    checks = PredictionChecks(grey, unknown, tuple(int(v) for v in np.flatnonzero(ids)), tuple(examples))
+    return table[list(FRAME_COLUMNS)], checks
 
 
 def score(meta: str | os.PathLike | None, gt: str | os.PathLike, pred: str | os.PathLike,
@@ -315,9 +408,10 @@ def score(meta: str | os.PathLike | None, gt: str | os.PathLike, pred: str | os.
         from harness.metrics.attributes import load_attributes
 
         load_attributes(attributes, infos)
-    table = run_jobs(video_jobs, jobs)
+    table, checks = run_jobs_checked(video_jobs, jobs)
     objects, summary = summarize(table, infos, protocol, missing_videos=missing_videos,
                                  ci_samples=ci_samples, seed=seed)
+    summary = replace(summary, pred_warnings=checks.as_dict())
     _write(Path(out), table, objects, summary, infos, attributes)
     return summary
 

@@ -184,6 +184,7 @@ def score_unsupervised(video: Video, predictions: PredSource, *, protocol: str =
                          "gt_area": gt_area[i, t]})
     per_frame = pd.DataFrame(rows, columns=["video", "object", "frame", "t", "missing", "J", "F", "F_hat",
                                             "gt_area"])
-    info = {video.name: VideoInfo(objects=objects, height=video.height, width=video.width, length=len(video))}
+    info = {video.name: VideoInfo(objects=objects, height=video.height, width=video.width, length=len(video),
+                                frames=len(video))}
     table = object_table(per_frame, info, protocol)
     return matching, table.to_dict(orient="records")

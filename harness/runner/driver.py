@@ -79,7 +79,7 @@ def load_run_config(run: RunDir) -> ExperimentConfig:
     doc = _config_doc(run)
     raw = doc["experiment"]
     cwd = (doc.get("provenance") or {}).get("cwd")
-    if cwd and Path(cwd) != Path.cwd():
+    if cwd and Path(cwd) != Path.cwd() and Path(cwd).is_dir():  # (not visible here: keep relative)
         raw = _anchor_paths(raw, Path(cwd))
     cfg = merge_into(ExperimentConfig, raw, where=str(run.config))
     load_plugins(cfg)

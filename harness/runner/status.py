@@ -24,7 +24,8 @@ def run_status(run_dir: str | os.PathLike) -> dict:
             failures.append({"video": v, "job": rec.get("job"), "error": rec.get("error"),
                              "traceback": rec.get("traceback")})
         summary = read_json(cdir.summary)
-        cells.append({**prog, "failures": failures, "scored": bool(summary),
+        score_error = (read_json(cdir.root / "score_error.json") or {}).get("error")
+        cells.append({**prog, "failures": failures, "scored": bool(summary), "score_error": score_error,
                       "logged": cdir.mlflow.is_file(), "metrics": (summary or {}).get("metrics")})
     jobs = read_json(run.jobs, []) or []
     live = [j for e in jobs for j in e.get("job_ids", []) if _job_alive(e, j)]
