@@ -9,29 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from harness.api import Box, BoxPrompt, MaskPrompt, PointsPrompt, Prompt, ScribblePrompt
+from harness.boxes import box_of_mask, mask_of_box  # noqa: F401 - re-exported for the adapters
 from harness.errors import CapabilityError
-
-
-def box_of_mask(mask: np.ndarray) -> Box | None:
-    """Pixel-inclusive ``(x, y, w, h)`` of a mask, or None if it is empty."""
-    ys, xs = np.nonzero(mask)
-    if xs.size == 0:
-        return None
-    x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
-    return (float(x0), float(y0), float(x1 - x0 + 1), float(y1 - y0 + 1))
-
-
-def mask_of_box(box: Box | None, shape: tuple[int, int]) -> np.ndarray:
-    """Filled box as an ``(H, W) bool`` mask (empty for None), clipped to the frame."""
-    out = np.zeros(shape, dtype=bool)
-    if box is None:
-        return out
-    x, y, w, h = box
-    x0, y0 = max(int(round(x)), 0), max(int(round(y)), 0)
-    x1, y1 = min(int(round(x + w)), shape[1]), min(int(round(y + h)), shape[0])
-    if x1 > x0 and y1 > y0:
-        out[y0:y1, x0:x1] = True
-    return out
 
 
 def int_box(box: Box, shape: tuple[int, int], min_side: int = 1) -> tuple[int, int, int, int]:

@@ -51,12 +51,10 @@ class VOTResult:
 
 def box_from_mask(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     """Tightest enclosing box ``(x, y, w, h)`` (pixel-inclusive) of a ``(H, W)`` mask; None if empty."""
-    m = np.asarray(mask).astype(bool, copy=False)
-    rows = np.flatnonzero(m.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(m.any(axis=0))
-    return int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
+    from harness.boxes import box_of_mask
+
+    box = box_of_mask(mask)
+    return None if box is None else tuple(int(v) for v in box)
 
 
 def _per_frame(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -42,18 +42,14 @@ def _job_id() -> str:
 
 
 def _labels_from_boxes(boxes: Mapping[int, Any], shape: tuple[int, int]):
+    """Box-only methods' boxes rasterised into ``(H, W) uint8`` ids (larger id wins overlaps)."""
     import numpy as np
+
+    from harness.boxes import mask_of_box
 
     out = np.zeros(shape, np.uint8)
     for oid in sorted(boxes):
-        b = boxes[oid]
-        if b is None:
-            continue
-        x, y, w, h = b
-        x0, y0 = max(int(round(x)), 0), max(int(round(y)), 0)
-        x1, y1 = min(int(round(x + w)), shape[1]), min(int(round(y + h)), shape[0])
-        if x1 > x0 and y1 > y0:
-            out[y0:y1, x0:x1] = oid
+        out[mask_of_box(boxes[oid], shape)] = oid
     return out
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from harness.api import BoxPrompt, FrameResult, MaskPrompt, PointsPrompt, PromptKind
+from harness.boxes import box_of_mask
 from harness.settings import _drive
 from harness.settings.base import Emit, Requirements, Setting, SettingOutcome
 
@@ -31,15 +32,6 @@ if TYPE_CHECKING:
     from harness.data.video import Video
 
 VOS_METRICS = ("JF_hat", "J", "F_hat", "JF_hat_d", "JF_hat_r", "F", "JF")
-
-
-def box_of_mask(mask: np.ndarray) -> tuple[float, float, float, float] | None:
-    """Tight pixel-inclusive ``(x, y, w, h)`` of a mask (``w = x1 - x0 + 1``), ``None`` if empty."""
-    ys, xs = np.nonzero(mask)
-    if xs.size == 0:
-        return None
-    x0, x1, y0, y1 = int(xs.min()), int(xs.max()), int(ys.min()), int(ys.max())
-    return (float(x0), float(y0), float(x1 - x0 + 1), float(y1 - y0 + 1))
 
 
 class SemiSupervisedSetting(Setting):
