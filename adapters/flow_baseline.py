@@ -103,6 +103,19 @@ class FlowSession(Session):
             yield FrameResult(frame=t, masks=masks, model_time_s=time.perf_counter() - t0)
 
 
+def fit_affine(src: np.ndarray, dst: np.ndarray, *, partial: bool) -> np.ndarray:
+    """``(2, 3)`` affine map of points ``src -> dst`` (``(N, 2) float32``) by RANSAC; rotation, scale
+    and shift only when ``partial``. Falls back to the median shift when RANSAC finds no model."""
+    import cv2
+
+    fit = cv2.estimateAffinePartial2D if partial else cv2.estimateAffine2D
+    model, _ = fit(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.0)
+    if model is None:
+        model = np.array([[1, 0, 0], [0, 1, 0]], np.float64)
+        model[:, 2] = np.median(dst - src, axis=0)
+    return model
+
+
 def _backward_map(mask: np.ndarray, fwd: np.ndarray, bwd: np.ndarray, gx: np.ndarray, gy: np.ndarray,
                   band: int) -> tuple[np.ndarray, np.ndarray]:
     """Where each pixel of frame t samples the object's mask of frame t-1, ``(H, W) float32`` x2.
@@ -123,10 +136,7 @@ def _backward_map(mask: np.ndarray, fwd: np.ndarray, bwd: np.ndarray, gx: np.nda
         return map_x, map_y
     src = np.stack([xs, ys], 1).astype(np.float32)
     dst = src + fwd[ys, xs]
-    model, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.0)
-    if model is None:
-        model = np.array([[1, 0, 0], [0, 1, 0]], np.float64)
-        model[:, 2] = np.median(dst - src, axis=0)
+    model = fit_affine(src, dst, partial=True)
     inv = cv2.invertAffineTransform(model)
     px = inv[0, 0] * gx + inv[0, 1] * gy + inv[0, 2]
     py = inv[1, 0] * gx + inv[1, 1] * gy + inv[1, 2]

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from adapters.flow_baseline import FlowBaseline, FlowConfig, FlowSession
+from adapters.flow_baseline import FlowBaseline, FlowConfig, FlowSession, fit_affine
 from adapters.prompt_masks import check_prompt
 from harness.api import (
     Capabilities,
@@ -119,19 +119,13 @@ def _robust_z(x: np.ndarray, valid: np.ndarray, floor: float) -> np.ndarray:
 
 def _global_affine(flow: np.ndarray) -> np.ndarray:
     """``(2, 3)`` affine mapping frame-0 pixels to frame ``k`` that best explains ``flow`` (RANSAC)."""
-    import cv2
-
     h, w = flow.shape[:2]
     step = max(1, int(np.sqrt(h * w / 4000)))
     ys, xs = np.mgrid[0:h:step, 0:w:step]
     ys, xs = ys.ravel(), xs.ravel()
     src = np.stack([xs, ys], 1).astype(np.float32)
     dst = src + flow[ys, xs]
-    model, _ = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.0)
-    if model is None:
-        model = np.array([[1, 0, 0], [0, 1, 0]], np.float64)
-        model[:, 2] = np.median(dst - src, axis=0)
-    return model
+    return fit_affine(src, dst, partial=False)
 
 
 def measure_motion(labs: list[np.ndarray], grays: list[np.ndarray], preset: str) -> MotionEvidence:

@@ -14,19 +14,9 @@ from pathlib import Path
 import pytest
 
 from harness.metrics.score import score
-from harness.metrics.testdata import CaseSpec, add_void_band, generate_case
+from harness.metrics.testdata import CaseSpec, add_void_band, generate_case, sparsify
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "metrics" / "official.json").read_text())
-
-
-def _sparsify(root: Path, every: int) -> None:
-    meta = json.loads((root / "meta.json").read_text())
-    for vid, entry in meta["videos"].items():
-        for png in sorted((root / "Annotations" / vid).glob("*.png")):
-            if int(png.stem) % every:
-                png.unlink()
-        entry["length"] = len(list((root / "Annotations" / vid).glob("*.png")))
-    (root / "meta.json").write_text(json.dumps(meta))
 
 
 def test_golden_records_commits():
@@ -39,7 +29,7 @@ def test_mose_equals_official_scorer(tmp_path, name):
     case = GOLDEN["mose"][name]
     root = generate_case(tmp_path / name, CaseSpec.from_json(case["spec"]))
     if case["sparse_every"]:
-        _sparsify(root, case["sparse_every"])  # GT every k-th frame; predictions stay dense
+        sparsify(root, case["sparse_every"])  # GT every k-th frame; predictions stay dense
     summary = score(root / "meta.json", root / "Annotations", root / "pred", tmp_path / "out", jobs=1)
     ours = json.loads((tmp_path / "out" / "metrics.json").read_text())
     official = case["metrics"]

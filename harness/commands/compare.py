@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"B = {args.b}\nA = {args.a}\n")
     print(comparison_table(result), end="")
     if args.out:
-        from harness.data.masks import atomic_write_bytes
+        from harness.atomic import atomic_write_bytes
 
         atomic_write_bytes(args.out, (json.dumps({k: v.as_dict() for k, v in result.items()}, indent=2,
                                                  allow_nan=False, default=str) + "\n").encode())

@@ -8,12 +8,12 @@ never leaves a half-written mask behind.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
+from harness.atomic import atomic_write_bytes
 from harness.errors import DataError
 
 
@@ -89,23 +89,6 @@ def encode_label_png(labels: np.ndarray) -> bytes:
     # compress_level=1: masks compress well anyway, and level 6 costs ~5x the time on the writer thread.
     im.save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def write_label_png(path: str | os.PathLike, labels: np.ndarray) -> None:

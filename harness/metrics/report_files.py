@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.data.masks import atomic_write_bytes
+from harness.atomic import atomic_write_bytes
 from harness.metrics.aggregate import ScoreSummary, VideoInfo
 
 PARQUET_META_KEY = b"mosebench"

@@ -123,3 +123,17 @@ def add_void_band(root: str | Path) -> None:
         a = read_label_png(png).copy()
         a[a.shape[0] // 3: a.shape[0] // 3 + 4, :] = 255
         write_label_png(png, a)
+
+
+def sparsify(root: str | Path, every: int) -> None:
+    """Keep every ``every``-th GT frame of a generated case (predictions stay dense) and fix the meta
+    lengths, as MOSEv2's sparsely annotated videos are. Used by the golden maker and its test alike,
+    so both score the very same inputs."""
+    root = Path(root)
+    meta = json.loads((root / "meta.json").read_text())
+    for vid, entry in meta["videos"].items():
+        for png in sorted((root / "Annotations" / vid).glob("*.png")):
+            if int(png.stem) % every:
+                png.unlink()
+        entry["length"] = len(list((root / "Annotations" / vid).glob("*.png")))
+    (root / "meta.json").write_text(json.dumps(meta, indent=1))

@@ -60,7 +60,7 @@ def run_dir_for(cfg: ExperimentConfig) -> RunDir:
 def save_run_config(run: RunDir, cfg: ExperimentConfig) -> None:
     from omegaconf import OmegaConf
 
-    from harness.runner.rundir import atomic_write_text
+    from harness.atomic import atomic_write_text
 
     doc = {"experiment": to_plain(cfg), "provenance": {**provenance(), "cwd": os.getcwd()}}
     atomic_write_text(run.config, OmegaConf.to_yaml(OmegaConf.create(doc)))

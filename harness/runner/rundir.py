@@ -27,24 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.atomic import atomic_write_text
 from harness.errors import DataError
 
 DONE = "done"
 FAILED = "failed"
 PACKAGES = ("mosebench", "numpy", "torch", "sam2", "opencv-contrib-python-headless", "pillow", "omegaconf",
             "submitit", "mlflow", "pandas", "scipy")
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write via a unique temp file in the same folder + ``os.replace`` (never half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:

@@ -36,9 +36,9 @@ def _vos(dataset: Any, dcfg: Any, videos: list[str], pred: Path, out: Path) -> d
 def _unsupervised(dataset: Any, dcfg: Any, videos: list[str], pred: Path, out: Path) -> dict[str, Any]:
     import pandas as pd
 
+    from harness.atomic import atomic_write_text
     from harness.metrics.aggregate import dataset_scores
     from harness.metrics.unsupervised import score_unsupervised
-    from harness.runner.rundir import atomic_write_text
 
     rows: list[dict] = []
     for v in videos:

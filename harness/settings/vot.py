@@ -146,7 +146,7 @@ def write_outputs(out: Path, summary: VOTSummary, dataset: Any, per_seq: list[di
     import os
     import tempfile
 
-    from harness.data.masks import atomic_write_bytes
+    from harness.atomic import atomic_write_bytes
 
     out.mkdir(parents=True, exist_ok=True)
     payload = {"summary": summary.as_dict(), "dataset": None if dataset is None else dataset.as_dict(),

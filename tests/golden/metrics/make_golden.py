@@ -22,7 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
-from harness.metrics.testdata import CaseSpec, add_void_band, generate_case  # noqa: E402
+from harness.metrics.testdata import CaseSpec, add_void_band, generate_case, sparsify  # noqa: E402
 
 MOSE_CASES = {
     # odd sizes, tiny (2x2 / 4-pixel) to large objects, absences at the start, repeated
@@ -35,17 +35,6 @@ MOSE_CASES = {
 SPARSE = {"name": "sparse", "spec": CaseSpec(sizes=((120, 160), (90, 121)), frames=(31, 26), seed=5), "every": 5}
 DAVIS_CASES = {"davis": CaseSpec(sizes=((120, 160), (97, 131), (64, 64), (180, 240)), frames=(14, 9, 20, 12), seed=7),
                "davis_void": CaseSpec(sizes=((90, 120), (64, 80)), frames=(10, 8), seed=8)}
-
-
-def sparsify(root: Path, every: int) -> None:
-    """Keep every ``every``-th GT frame (predictions stay dense) and fix meta lengths."""
-    meta = json.loads((root / "meta.json").read_text())
-    for vid, entry in meta["videos"].items():
-        for png in sorted((root / "Annotations" / vid).glob("*.png")):
-            if int(png.stem) % every:
-                png.unlink()
-        entry["length"] = len(list((root / "Annotations" / vid).glob("*.png")))
-    (root / "meta.json").write_text(json.dumps(meta, indent=1))
 
 
 def run_mose(tools: Path, root: Path, pred: Path) -> dict:
