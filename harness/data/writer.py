@@ -89,8 +89,11 @@ class PredictionWriter:
         if self._error is not None:
             raise self._error
 
-    def write(self, index: int, labels: np.ndarray) -> None:
-        """Queue frame ``index``'s ``(H, W)`` integer object ids (< 256) for writing."""
+    def write(self, index: int, labels: np.ndarray, *, copy: bool = True) -> None:
+        """Queue frame ``index``'s ``(H, W)`` integer object ids (< 256) for writing.
+
+        ``copy=False`` hands the array over (the caller must not touch it again): saves a frame
+        copy on the model's thread when the caller built the array for this call alone."""
         if self._closed:
             raise RuntimeError(f"PredictionWriter for {self.video.name!r} is closed")
         self._raise_pending()
@@ -104,7 +107,7 @@ class PredictionWriter:
             if labels.size and (labels.min() < 0 or labels.max() > 255):
                 raise ValueError("object ids must be in 0..255 to fit a palette PNG")
             labels = labels.astype(np.uint8)
-        else:
+        elif copy:
             labels = labels.copy()
         self._queue.put((index, labels))
 

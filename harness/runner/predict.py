@@ -93,7 +93,7 @@ def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, d
                 labels = masks_to_labels(result.masks, shape)
             else:
                 labels = _labels_from_boxes(result.boxes, shape)
-            pool[i % len(pool)].write(i, labels)
+            pool[i % len(pool)].write(i, labels, copy=False)  # a fresh array per frame
             for oid, b in result.boxes.items():
                 boxes.setdefault(int(oid), [None] * n)[i] = None if b is None else [float(x) for x in b]
             now = time.perf_counter()
