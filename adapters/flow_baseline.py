@@ -100,7 +100,8 @@ class FlowSession(Session):
                                                      ).astype(np.float32)
             masks = _exclusive(soft, (h, w))
             prev_gray = gray
-            yield FrameResult(frame=t, masks=masks, model_time_s=time.perf_counter() - t0)
+            # before the first prompt there is nothing to track: not a processed frame
+            yield FrameResult(frame=t, masks=masks, model_time_s=time.perf_counter() - t0, processed=bool(soft))
 
 
 def fit_affine(src: np.ndarray, dst: np.ndarray, *, partial: bool) -> np.ndarray:

@@ -34,7 +34,6 @@ the warm-up frames after it, so the method is not streaming. With mask prompts i
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -53,6 +52,7 @@ from harness.api import (
     Session,
 )
 from harness.errors import ConfigError, DataError
+from harness.timing import ModelTimer
 
 
 @dataclass(frozen=True)
@@ -398,9 +398,13 @@ class ProposalsSession(Session):
         self._prompted = True
         return self._flow.add_prompt(prompt)
 
-    def _propose(self, t: int, limit: int, covered: np.ndarray | None) -> list[np.ndarray]:
+    def _propose(self, t: int, limit: int, covered: np.ndarray | None, timer: ModelTimer) -> list[np.ndarray]:
         stop = min(len(self.video), t + 1 + self.cfg.warmup)
-        frames = [f for _, f in self.video.stream(t, stop)]
+        frames = [f for _, f in self.video.stream(t, stop)]  # decoding: not model time
+        with timer:
+            return self._select(frames, limit, covered)
+
+    def _select(self, frames: list[np.ndarray], limit: int, covered: np.ndarray | None) -> list[np.ndarray]:
         cands = candidates(frames, self.cfg)
         if covered is not None:  # later proposals: only newly moving things
             cands = [c for c in cands if c.moving]
@@ -432,24 +436,24 @@ class ProposalsSession(Session):
         next_id = 1
         previous: FrameResult | None = None
         grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+        timer = ModelTimer()  # proposal work, charged to the frame proposed on
         for t in range(len(self.video)):
-            spent = 0.0
             every = self.cfg.repropose_every
             if next_id <= self._max_objects and (t == 0 or (every and t % every == 0)):
-                t0 = time.perf_counter()
                 covered = None
                 if previous is not None:
-                    covered = np.zeros((self.video.height, self.video.width), np.uint8)
-                    for m in previous.masks.values():
-                        covered |= m.astype(np.uint8)
-                    covered = cv2.dilate(covered, grow) > 0
-                for mask in self._propose(t, self._max_objects - next_id + 1, covered):
-                    flow.add_prompt(MaskPrompt(t, next_id, mask))
+                    with timer:
+                        covered = np.zeros((self.video.height, self.video.width), np.uint8)
+                        for m in previous.masks.values():
+                            covered |= m.astype(np.uint8)
+                        covered = cv2.dilate(covered, grow) > 0
+                for mask in self._propose(t, self._max_objects - next_id + 1, covered, timer):
+                    timer.call(flow.add_prompt, MaskPrompt(t, next_id, mask))
                     next_id += 1
-                spent = time.perf_counter() - t0
+            spent = timer.pop()
             fr = next(frames)
-            if spent:
-                fr = dataclasses.replace(fr, model_time_s=fr.model_time_s + spent)
+            if spent:  # the frame proposed on was processed, whether or not anything was found
+                fr = dataclasses.replace(fr, model_time_s=fr.model_time_s + spent, processed=True)
             # every id proposed so far is in every later frame (an empty mask once its object is
             # lost); an id proposed on frame t is absent before t, like a prompt given mid-video
             masks = {k: fr.masks.get(k, np.zeros((self.video.height, self.video.width), bool))

@@ -73,7 +73,8 @@ class TrackerSession(Session):
                 scores[oid] = 1.0
             dt = time.perf_counter() - t0
             masks = {oid: mask_of_box(b, shape) for oid, b in boxes.items()}
-            yield FrameResult(frame=t, masks=masks, boxes=dict(boxes), scores=scores, model_time_s=dt)
+            yield FrameResult(frame=t, masks=masks, boxes=dict(boxes), scores=scores, model_time_s=dt,
+                              processed=bool(trackers))  # before the first init: nothing tracked
 
 
 class OpenCVTracker(Method):

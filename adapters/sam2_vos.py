@@ -38,6 +38,7 @@ from harness.api import (
     Session,
 )
 from harness.errors import ConfigError, MissingDependencyError
+from harness.timing import ModelTimer
 
 CHECKPOINTS_URL = "https://github.com/facebookresearch/sam2?tab=readme-ov-file#download-checkpoints"
 SIZES: dict[str, tuple[str, str]] = {  # size -> (config inside the sam2 package, checkpoint file name)
@@ -140,6 +141,8 @@ class SAM2Session(Session):
         self._masked: set[int] = set()  # objects that already got a conditioning mask
         self._stale = False  # the live state holds tracking results: replay before new prompts
         self.dropped = 0  # memory entries pruned (reported by the memory benchmark)
+        # model work inside propagate() (proposals, replay, preflight, frames): popped per frame
+        self.timer = ModelTimer(method.device)
 
     # -- prompts --------------------------------------------------------------------------
     def add_prompt(self, prompt: Prompt) -> Mapping[int, np.ndarray] | None:
@@ -199,19 +202,25 @@ class SAM2Session(Session):
 
     # -- propagation ----------------------------------------------------------------------
     def propagate(self) -> Iterator[FrameResult]:
+        """Proposals (unprompted), a replay of the prompts (re-prediction) and the preflight are
+        model time charged to the first processed frame; frames before the first prompt are
+        placeholders (``processed=False``)."""
+        self.timer.pop()  # a new pass: nothing carried over from an abandoned one
         if not self.prompts:
             if not self.method.capabilities.unprompted:
                 raise ConfigError("sam2 needs at least one prompt")
             from adapters.sam2_proposals import propose
 
-            for prompt in propose(self, self.max_objects):
-                self.add_prompt(prompt)
+            with self.timer:  # grid clicks + backbone + the proposals' mask encoding
+                for prompt in propose(self, self.max_objects):
+                    self.add_prompt(prompt)
             if not self.prompts:  # nothing found: every frame empty
                 for t in range(len(self.video)):
-                    yield FrameResult(frame=t)
+                    yield FrameResult(frame=t, model_time_s=self.timer.pop(), processed=t == 0)
                 return
         elif self._stale:
-            self._replay()
+            with self.timer:
+                self._replay()
         yield from self._track()
 
     def _track(self) -> Iterator[FrameResult]:
@@ -219,22 +228,21 @@ class SAM2Session(Session):
         from sam2.modeling.sam2_base import NO_OBJ_SCORE
 
         from adapters.sam2_frames import prune_memory
-        from harness.runner.timing import ModelTimer
 
         p, st = self.predictor, self.state
         self._stale = True
-        with self.method.inference():
+        timer = self.timer
+        with timer, self.method.inference():  # runs the memory encoder per prompted object
             p.propagate_in_video_preflight(st)
         ids = list(st["obj_ids"])
         order = sorted(range(len(ids)), key=lambda k: ids[k])  # stack objects by id, as the script
         starts = {k: min(st["output_dict_per_obj"][k]["cond_frame_outputs"]) for k in order}
         empty = np.zeros((self.video.height, self.video.width), bool)
-        timer = ModelTimer(self.method.device)
         low = p.image_size // 4
         for t in range(len(self.video)):
-            if t < min(starts.values()):
+            if t < min(starts.values()):  # no model work: not a processed frame
                 yield FrameResult(frame=t, masks={ids[k]: empty for k in order},
-                                  scores={ids[k]: 0.0 for k in order})
+                                  scores={ids[k]: 0.0 for k in order}, processed=False)
                 continue
             self.images[t]  # decode + pre-process outside the model timer
             logits, scores = [], {}

@@ -41,13 +41,15 @@ class StaticSession(Session):
         shape = (self.video.height, self.video.width)
         empty = np.zeros(shape, bool)
         current: dict[int, np.ndarray] = {oid: empty for oid in self._masks}
+        first = min((f for by_frame in self._masks.values() for f in by_frame), default=None)
         for t in range(len(self.video)):
             t0 = time.perf_counter()
             for oid, by_frame in self._masks.items():
                 if t in by_frame:
                     current[oid] = by_frame[t]
             masks = {oid: m.copy() for oid, m in current.items()}
-            yield FrameResult(frame=t, masks=masks, model_time_s=time.perf_counter() - t0)
+            yield FrameResult(frame=t, masks=masks, model_time_s=time.perf_counter() - t0,
+                              processed=first is not None and t >= first)  # nothing to carry before
 
 
 class StaticBaseline(Method):

@@ -102,7 +102,7 @@ def child(mode: str, n: int, image_size: int, jpeg_dir: str | None) -> dict:
 
     torch.set_num_threads(1)
     sys.path.insert(0, str(ROOT))
-    from harness.runner.timing import PeakRSS, current_rss_bytes
+    from harness.runner.memory import PeakRSS, current_rss_bytes
 
     video = DrawnVideo(n)  # geometry of the object (its first mask)
     frames = JpegDirVideo(jpeg_dir, n)

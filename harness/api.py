@@ -146,8 +146,13 @@ class FrameResult:
             this, mask-output methods may leave it empty (boxes are then derived from masks).
         scores: ``obj_id -> confidence`` in [0, 1] where the method has one (e.g. SAM2's object
             score after sigmoid); may be empty.
-        model_time_s: wall time of the model's work for this frame, device-synchronised, without
-            frame decoding or mask writing.
+        model_time_s: wall time of the model's work for this frame, device-synchronised
+            (:class:`harness.timing.ModelTimer`), without frame decoding or mask writing. Model
+            work done before the frame's own step (prompt encoding, a preflight, proposals) goes
+            into the first frame processed after it.
+        processed: whether the model processed this frame; ``False`` for placeholders yielded
+            without model work (e.g. frames before any object's first prompt). FPS counts only
+            processed frames (``docs/metrics.md``, "Speed and memory").
     """
 
     frame: int
@@ -155,6 +160,7 @@ class FrameResult:
     boxes: Mapping[int, Box | None] = field(default_factory=dict)
     scores: Mapping[int, float] = field(default_factory=dict)
     model_time_s: float = 0.0
+    processed: bool = True
 
 
 @runtime_checkable

@@ -6,7 +6,9 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 
 MAIN = ("JF_hat", "J", "F_hat", "JF_hat_d", "JF_hat_r", "F", "JF")
-SPEED = ("fps", "gpu_mem_gib", "host_rss_gib")
+SPEED = ("fps", "fps_after_warmup", "gpu_reserved_gib", "gpu_allocated_gib", "host_rss_gib")
+MEMORY = ("gpu_reserved_gib", "gpu_allocated_gib", "host_rss_gib")
+NOT_PRINTED = ("harness_fps", "fps_video_p10", "fps_video_median", "fps_video_p90")  # in summary.json / MLflow
 
 
 def _fmt(v: object, key: str) -> str:
@@ -15,9 +17,9 @@ def _fmt(v: object, key: str) -> str:
     if isinstance(v, float):
         if math.isnan(v):
             return "-"
-        if key in ("gpu_mem_gib", "host_rss_gib"):
+        if key in MEMORY:
             return f"{v:.2f}"
-        if key == "fps":
+        if key in SPEED:
             return f"{v:.1f}" if v < 1000 else f"{v:.0f}"
         return f"{v:.1f}"
     return str(v)
@@ -28,7 +30,7 @@ def metric_columns(summaries: Sequence[Mapping]) -> list[str]:
     seen: dict[str, None] = {}
     for s in summaries:
         for k in s.get("metrics", {}):
-            if k not in MAIN and k not in SPEED and k != "harness_fps":
+            if k not in MAIN and k not in SPEED and k not in NOT_PRINTED:
                 seen.setdefault(k, None)
     present = {k for s in summaries for k in s.get("metrics", {})}
     return [k for k in MAIN if k in present] + list(seen) + [k for k in SPEED if k in present]

@@ -14,6 +14,8 @@ import time
 import traceback
 from typing import Any
 
+import numpy as np
+
 from harness.config import Cell, ExperimentConfig
 from harness.runner.rundir import DONE, RunDir, read_json, write_json
 
@@ -43,6 +45,40 @@ def _digest(records: dict[str, dict]) -> str:
     return h.hexdigest()
 
 
+def _ratio(frames: float, seconds: float) -> float:
+    return frames / seconds if frames > 0 and seconds > 0 else math.nan
+
+
+def speed_metrics(records: list[dict]) -> dict[str, float]:
+    """A cell's speed and memory columns from its videos' records (``docs/metrics.md``, "Speed and
+    memory").
+
+    ``fps`` = frames the model processed / model time spent on them (all videos pooled);
+    ``fps_after_warmup`` leaves out each video's first processed frames (``warmup_*`` fields);
+    ``fps_video_p10/median/p90``: the spread of per-video fps; ``harness_fps`` = all frames / the
+    predict loop's wall time (decode, prompts, merge and PNG writing included). GPU peaks (GiB,
+    max over videos) are left out when no video ran on a GPU, never reported as 0.
+    """
+    frames = sum(r["model_frames"] for r in records)
+    model_s = sum(r["model_s"] for r in records)
+    per_video = [_ratio(r["model_frames"], r["model_s"]) for r in records]
+    per_video = [v for v in per_video if not math.isnan(v)]
+    p10, median, p90 = np.percentile(per_video, [10, 50, 90]) if per_video else (math.nan,) * 3
+    out = {
+        "fps": _ratio(frames, model_s),
+        "fps_after_warmup": _ratio(frames - sum(r["warmup_frames"] for r in records),
+                                   model_s - sum(r["warmup_s"] for r in records)),
+        "fps_video_p10": float(p10), "fps_video_median": float(median), "fps_video_p90": float(p90),
+        "harness_fps": _ratio(sum(r["frames"] for r in records), sum(r["loop_s"] for r in records)),
+        "host_rss_gib": max(r["peak_host_rss_bytes"] for r in records) / GIB,
+    }
+    for kind in ("reserved", "allocated"):  # reserved: the paper's "GPU memory usage" (pool incl. cache)
+        peaks = [r[f"peak_gpu_{kind}_bytes"] for r in records if r.get(f"peak_gpu_{kind}_bytes") is not None]
+        if peaks:
+            out[f"gpu_{kind}_gib"] = max(peaks) / GIB
+    return out
+
+
 def aggregate_cell(run: RunDir, cfg: ExperimentConfig, cell: Cell, *, force: bool = False) -> dict | None:
     """Score one cell if all its videos are done; returns its summary (None if incomplete)."""
     from harness.runner.plan import make_setting, open_dataset
@@ -67,16 +103,11 @@ def aggregate_cell(run: RunDir, cfg: ExperimentConfig, cell: Cell, *, force: boo
     frames = sum(r["frames"] for r in records.values())
     model_s = sum(r["model_s"] for r in records.values())
     loop_s = sum(r["loop_s"] for r in records.values())
-    gpu = [r.get("peak_gpu_bytes") for r in records.values() if r.get("peak_gpu_bytes")]
-    metrics.update({
-        "fps": frames / model_s if model_s > 0 else math.nan,
-        "harness_fps": frames / loop_s if loop_s > 0 else math.nan,
-        "gpu_mem_gib": max(gpu) / GIB if gpu else 0.0,
-        "host_rss_gib": max(r.get("peak_host_rss_bytes", 0) for r in records.values()) / GIB,
-    })
+    metrics.update(speed_metrics(list(records.values())))
     out = {
         "cell": cell.name, "method": cell.method, "setting": cell.setting, "dataset": cell.dataset,
         "videos": len(records), "frames": frames, "n_objects": scored.get("n_objects"),
+        "model_frames": sum(r["model_frames"] for r in records.values()),
         "metrics": metrics, "model_s": model_s, "loop_s": loop_s, "score_s": time.perf_counter() - t0,
         "jobs": sorted({str(r.get("job")) for r in records.values()}),
         "records_digest": digest, "scored_at": time.time(),

@@ -66,7 +66,8 @@ def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, d
 
     from harness.data.masks import masks_to_labels
     from harness.data.writer import PredictionWriter
-    from harness.runner.timing import PeakRSS, cuda_peak_bytes, reset_cuda_peak
+    from harness.runner.memory import PeakRSS, gpu_peaks, reset_gpu_peaks
+    from harness.timing import WorkLog
 
     n = len(video)
     shape = (video.height, video.width)
@@ -74,6 +75,7 @@ def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, d
     io_s = np.full(n, np.nan)
     boxes: dict[int, list] = {}
     emitted = [0]
+    work = WorkLog()  # what FPS counts: docs/metrics.md, "Speed and memory"
     started = time.time()
     append_line(cell_dir.events, {"event": "start", "video": video.name, "job": _job_id(),
                                   "host": socket.gethostname(), "pid": os.getpid(), "attempt": attempt,
@@ -98,13 +100,14 @@ def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, d
                 boxes.setdefault(int(oid), [None] * n)[i] = None if b is None else [float(x) for x in b]
             now = time.perf_counter()
             model_s[i] = result.model_time_s
+            work.add(result)
             io_s[i] = max(0.0, now - last[0] - result.model_time_s)
             last[0] = now
             emitted[0] += 1
             if on_frame is not None:
                 on_frame()
 
-        reset_cuda_peak(device)
+        reset_gpu_peaks(device)
         t0 = time.perf_counter()
         with PeakRSS() as rss:
             outcome = setting.run(method, video, emit)
@@ -114,13 +117,17 @@ def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, d
         missing = [int(i) for i in np.flatnonzero(np.isnan(model_s))[:10]]
         raise RuntimeError(f"video '{video.name}': setting '{setting.name}' emitted {emitted[0]} of {n} "
                            f"frames (missing e.g. {missing})")
-    gpu = cuda_peak_bytes(device)
+    gpu = gpu_peaks(device)
+    done = outcome.work if outcome.work is not None else work.result()
     record = {
         "status": DONE, "video": video.name, "frames": n, "height": video.height, "width": video.width,
         "model_time_s": [round(float(x), 6) for x in model_s],
         "io_time_s": [round(float(x), 6) for x in io_s],
-        "model_s": float(np.sum(model_s)), "loop_s": loop_s, "wall_s": wall_s,
-        "peak_host_rss_bytes": int(rss.peak_bytes), "peak_gpu_bytes": gpu,
+        "model_s": done.seconds, "model_frames": done.frames, "warmup_s": done.warmup_s,
+        "warmup_frames": done.warmup_frames, "loop_s": loop_s, "wall_s": wall_s,
+        "peak_host_rss_bytes": int(rss.peak_bytes),
+        "peak_gpu_allocated_bytes": gpu.allocated if gpu else None,
+        "peak_gpu_reserved_bytes": gpu.reserved if gpu else None,
         "prompts": list(outcome.prompts), "extra": dict(outcome.extra),
         "boxes": {str(k): v for k, v in boxes.items()} or None,
         "job": _job_id(), "host": socket.gethostname(), "attempt": attempt,

@@ -17,7 +17,6 @@ The cost: all those sessions are alive at once, so peak memory is the sum of the
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
@@ -37,6 +36,7 @@ from harness.api import (
 if TYPE_CHECKING:
     from harness.api import Method, Session
     from harness.data.video import Video
+    from harness.timing import ModelTimer
 
 
 class MethodOutputError(RuntimeError):
@@ -70,37 +70,28 @@ def merge_results(index: int, parts: Sequence[FrameResult]) -> FrameResult:
         boxes.update(p.boxes)
         scores.update(p.scores)
     return FrameResult(index, masks=masks, boxes=boxes, scores=scores,
-                       model_time_s=sum(p.model_time_s for p in parts))
-
-
-class Timer:
-    """Accumulates wall time spent inside the method's session calls."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-
-    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        t0 = time.perf_counter()
-        try:
-            return fn(*args)
-        finally:
-            self.seconds += time.perf_counter() - t0
+                       model_time_s=sum(p.model_time_s for p in parts),
+                       processed=any(p.processed for p in parts))
 
 
 def lockstep(sessions: Sequence[Session], video: Video, method_name: str,
-             timer: Timer | None = None) -> Iterator[FrameResult]:
+             timer: ModelTimer | None = None) -> Iterator[FrameResult]:
     """Propagate every session and yield one merged :class:`FrameResult` per frame, in order.
+
+    ``timer``, when given, accumulates the wall time spent inside the sessions' calls (each
+    ``propagate`` step), e.g. for the interactive time budget; the frames' own ``model_time_s``
+    is what the method reports.
 
     Raises :class:`MethodOutputError` when a session yields frames out of order or too few.
     """
     n = len(video)
-    timer = timer or Timer()
-    iters = [timer.call(lambda s=s: iter(s.propagate())) for s in sessions]
+    call = timer.call if timer is not None else _call
+    iters = [call(lambda s=s: iter(s.propagate())) for s in sessions]
     for t in range(n):
         parts = []
         for it in iters:
             try:
-                fr = timer.call(next, it)
+                fr = call(next, it)
             except StopIteration:
                 raise MethodOutputError(
                     f"method '{method_name}' yielded {t} frames for video '{video.name}', which has {n}; "
@@ -110,7 +101,11 @@ def lockstep(sessions: Sequence[Session], video: Video, method_name: str,
                     f"method '{method_name}' yielded frame {fr.frame} where frame {t} was due "
                     f"(video '{video.name}'); Session.propagate must yield frames in order")
             parts.append(fr)
-        yield merge_results(t, parts) if parts else FrameResult(t)
+        yield merge_results(t, parts) if parts else FrameResult(t, processed=False)
+
+
+def _call(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
 
 
 def open_sessions(stack: ExitStack, method: Method, video: Video, n: int,

@@ -12,6 +12,7 @@ from harness.api import Capabilities, FrameResult, OutputKind, PromptKind
 if TYPE_CHECKING:
     from harness.api import Method
     from harness.data.video import Video
+    from harness.timing import ModelWork
 
 
 @dataclass(frozen=True)
@@ -46,11 +47,14 @@ class SettingOutcome:
 
     ``prompts``: JSON-serialisable description of every prompt given (saved with the run so prompt
     generation can be audited and replayed). ``extra``: setting-specific per-video values (e.g. the
-    interactive J&F-vs-time curve), JSON-serialisable.
+    interactive J&F-vs-time curve), JSON-serialisable. ``work``: the model's work on the video
+    when it is not that of the emitted frames (interactive: every round); ``None``: the emitted
+    frames' ``model_time_s`` / ``processed`` are the model's work.
     """
 
     prompts: tuple[Mapping[str, Any], ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    work: ModelWork | None = None
 
 
 Emit = Callable[[FrameResult], None]

@@ -40,6 +40,7 @@ from harness.api import FrameResult, PromptKind
 from harness.settings import _drive
 from harness.settings.base import Emit, Requirements, Setting, SettingOutcome
 from harness.settings.robot import RobotConfig
+from harness.timing import ModelTimer, WorkLog
 
 if TYPE_CHECKING:
     from harness.api import Method
@@ -126,7 +127,7 @@ class InteractiveSetting(Setting):
         n = len(video)
         if not objects:
             for t in range(n):
-                emit(FrameResult(t))
+                emit(FrameResult(t, processed=False))
             return SettingOutcome(extra={"objects": [], "n_objects": 0, "rounds": []})
         gts = {t: _Packed(video.gt(t)) for t in video.annotated}
         frame = choose_first_frame(gts, objects)
@@ -137,6 +138,9 @@ class InteractiveSetting(Setting):
 
         accepted: list[_Packed] | None = None
         accepted_times: list[float] = [0.0] * n
+        accepted_done: list[bool] = [False] * n
+        # FPS counts the model's work in every round (the discarded one too), not the last only
+        timer, work = ModelTimer(getattr(method, "device", None)), WorkLog()
         rounds: list[dict[str, Any]] = []
         records: list[dict[str, Any]] = []
         used: list[int] = []
@@ -151,7 +155,6 @@ class InteractiveSetting(Setting):
                 if not scribbles:
                     stop_reason = "nothing_to_correct"
                     break
-                timer = _drive.Timer()
                 for obj, sp in scribbles.items():
                     p = sp if use_scribbles else robot.scribble_to_points(sp)
                     if p is None:
@@ -159,45 +162,52 @@ class InteractiveSetting(Setting):
                     timer.call(sessions[session_of[obj]].add_prompt, p)
                     prompted.add(session_of[obj])
                     records.append(_drive.prompt_record(p, interaction=i))
+                prompt_s = timer.pop()
+                work.add_other(prompt_s)
                 active = [sessions[gi] for gi in sorted(prompted)]
                 store: list[_Packed] = []
                 times: list[float] = []
+                done: list[bool] = []
                 sums = {o: np.zeros(3) for o in objects}
                 frame_jf: dict[int, float] = {}
                 for fr in _drive.lockstep(active, video, name, timer):
                     labels = masks_to_labels({o: fr.masks[o] for o in objects if o in fr.masks}, shape)
                     store.append(_Packed(labels))
                     times.append(fr.model_time_s)
+                    done.append(fr.processed)
+                    work.add(fr)
                     if fr.frame in gts:
                         sc = score_frame(labels, gts[fr.frame].get(), objects, cfg.protocol)
                         for o in objects:
                             s = sc[o]
                             sums[o] += (s.J, s.F, s.F if s.F_hat is None else s.F_hat)
                         frame_jf[fr.frame] = float(np.mean([(sc[o].J + sc[o].F) / 2 for o in objects]))
-                cumulative += timer.seconds
+                round_s = prompt_s + timer.pop()
+                cumulative += round_s
                 counted = not (cfg.enforce_time_budget and cumulative > budget)
                 k = max(len(gts), 1)
                 rounds.append({
-                    "interaction": i, "frame": int(frame), "time_s": float(timer.seconds), "counted": counted,
+                    "interaction": i, "frame": int(frame), "time_s": float(round_s), "counted": counted,
                     "objects": {str(o): {"J": float(v[0] / k), "F": float(v[1] / k), "F_hat": float(v[2] / k)}
                                 for o, v in sums.items()},
                 })
                 if not counted:
                     stop_reason = "time_budget"
                     break
-                accepted, accepted_times = store, times
+                accepted, accepted_times, accepted_done = store, times, done
                 used.append(frame)
                 candidates = [t for t in gts if t not in used] or list(gts)
                 frame = min(candidates, key=lambda t: (frame_jf[t], t))
         for t in range(n):
             if accepted is None:
-                emit(FrameResult(t))
+                emit(FrameResult(t, processed=False))
             else:
                 labels = accepted[t].get()
-                emit(FrameResult(t, masks={o: labels == o for o in objects}, model_time_s=accepted_times[t]))
+                emit(FrameResult(t, masks={o: labels == o for o in objects}, model_time_s=accepted_times[t],
+                                 processed=accepted_done[t]))
         extra = {
             "objects": objects, "n_objects": len(objects), "rounds": rounds, "scribbled_frames": used,
             "time_budget_s": budget, "stop_reason": stop_reason, "prompt_kind": "scribble" if use_scribbles else "points",
             "sessions": [list(g) for g in groups],
         }
-        return SettingOutcome(prompts=tuple(records), extra=extra)
+        return SettingOutcome(prompts=tuple(records), extra=extra, work=work.result())

@@ -16,7 +16,6 @@ session per object (see :mod:`harness.settings._drive`). Nothing is refused for 
 from __future__ import annotations
 
 import dataclasses
-import time
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -26,6 +25,7 @@ from harness.api import BoxPrompt, FrameResult, MaskPrompt, PointsPrompt, Prompt
 from harness.boxes import box_of_mask
 from harness.settings import _drive
 from harness.settings.base import Emit, Requirements, Setting, SettingOutcome
+from harness.timing import ModelTimer
 
 if TYPE_CHECKING:
     from harness.api import Method, Session
@@ -41,8 +41,11 @@ class SemiSupervisedSetting(Setting):
     scoring: ClassVar[str] = "vos"
 
     def prompt_object(self, session: Session, method: Method, frame: int, obj_id: int,
-                      mask: np.ndarray) -> list[dict[str, Any]]:
-        """Give ``session`` the prompt(s) for one object; return their records."""
+                      mask: np.ndarray, timer: ModelTimer) -> list[dict[str, Any]]:
+        """Give ``session`` the prompt(s) for one object; return their records.
+
+        Each ``session.add_prompt`` goes through ``timer.call``: only the method's work is model
+        time, not click placement or prompt records."""
         raise NotImplementedError
 
     def _run(self, method: Method, video: Video, emit: Emit,
@@ -56,6 +59,7 @@ class SemiSupervisedSetting(Setting):
             gt_cache: dict[int, np.ndarray] = {}
             # Taking a prompt is model work (SAM2 encodes the frame and its memory there): it is
             # charged to the prompt's frame so that FPS counts it, as upstream timings do.
+            timer = ModelTimer(getattr(method, "device", None))
             prompt_s: dict[int, float] = {}
             for group, session in zip(groups, sessions):
                 for obj in group:
@@ -63,9 +67,8 @@ class SemiSupervisedSetting(Setting):
                     if f not in gt_cache:
                         gt_cache[f] = video.gt(f)
                     mask = gt_cache[f] == obj
-                    t0 = time.perf_counter()
-                    records += self.prompt_object(session, method, f, obj, mask)
-                    prompt_s[f] = prompt_s.get(f, 0.0) + time.perf_counter() - t0
+                    records += self.prompt_object(session, method, f, obj, mask, timer)
+                    prompt_s[f] = prompt_s.get(f, 0.0) + timer.pop()
             gt_cache.clear()
             for fr in _drive.lockstep(sessions, video, name):
                 if fr.frame in prompt_s:
@@ -79,7 +82,7 @@ class SemiSupervisedSetting(Setting):
     def run(self, method: Method, video: Video, emit: Emit) -> SettingOutcome:
         if not video.objects:
             for t in range(len(video)):
-                emit(FrameResult(t))
+                emit(FrameResult(t, processed=False))
             return SettingOutcome()
         return self._run(method, video, emit)
 
@@ -90,9 +93,9 @@ class MaskSetting(SemiSupervisedSetting):
     name = "mask"
     requirements = Requirements(prompt_kinds=frozenset({PromptKind.MASK}))
 
-    def prompt_object(self, session, method, frame, obj_id, mask):
+    def prompt_object(self, session, method, frame, obj_id, mask, timer):
         p = MaskPrompt(frame=frame, obj_id=obj_id, mask=mask)
-        session.add_prompt(p)
+        timer.call(session.add_prompt, p)
         return [_drive.prompt_record(p)]
 
 
@@ -102,14 +105,14 @@ class BoxSetting(SemiSupervisedSetting):
     name = "box"
     requirements = Requirements(prompt_kinds=frozenset({PromptKind.BOX}))
 
-    def prompt_object(self, session, method, frame, obj_id, mask):
+    def prompt_object(self, session, method, frame, obj_id, mask, timer):
         box = box_of_mask(mask)
         if box is None:  # Video.objects guarantees presence; keep a clear message anyway
             from harness.errors import DataError
 
             raise DataError(f"object {obj_id} has an empty mask on its first annotated frame {frame}")
         p = BoxPrompt(frame=frame, obj_id=obj_id, box=box)
-        session.add_prompt(p)
+        timer.call(session.add_prompt, p)
         return [_drive.prompt_record(p)]
 
 
@@ -119,14 +122,14 @@ class PointSetting(SemiSupervisedSetting):
     n_clicks: ClassVar[int]
     requirements = Requirements(prompt_kinds=frozenset({PromptKind.POINTS}))
 
-    def prompt_object(self, session, method, frame, obj_id, mask):
+    def prompt_object(self, session, method, frame, obj_id, mask, timer):
         from harness.settings.clicks import next_click, place_clicks
 
         if not method.capabilities.prompt_feedback:
             clicks = place_clicks(mask, self.n_clicks)
             p = PointsPrompt(frame=frame, obj_id=obj_id, points=tuple(c.xy for c in clicks),
                              labels=(1,) * len(clicks))
-            session.add_prompt(p)
+            timer.call(session.add_prompt, p)
             return [_drive.prompt_record(p, rules=[c.rule for c in clicks])]
         records = []
         clicks: list = []
@@ -137,7 +140,7 @@ class PointSetting(SemiSupervisedSetting):
                 break
             clicks.append(ck)
             p = PointsPrompt(frame=frame, obj_id=obj_id, points=(ck.xy,), labels=(1,))
-            fb = session.add_prompt(p)
+            fb = timer.call(session.add_prompt, p)
             pred = None if not fb or obj_id not in fb else np.asarray(fb[obj_id], dtype=bool)
             records.append(_drive.prompt_record(p, rules=[ck.rule]))
         return records
