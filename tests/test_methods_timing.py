@@ -183,6 +183,24 @@ def test_interactive_fps_counts_every_round(tmp_path, synth_data):
     assert rec["model_s"] > 1.5 * sum(rec["model_time_s"])
 
 
+def test_click_placement_is_not_model_time(monkeypatch, synth_data):
+    import harness.settings.clicks as clicks
+    from harness import registry, settings
+    from harness.data import open_dataset
+
+    registry.load_plugin(PLUGIN)
+    method = registry.create("metered", {"model_s": 0.0, "prompt_s": 0.01}, "cpu")
+    _slowed(monkeypatch, clicks, "place_clicks", 0.3)  # the harness's work, not the method's
+    ds = open_dataset(synth_data)
+    video = ds.video(ds.videos[0])
+    out: list[FrameResult] = []
+    settings.get("point3")().run(method, video, out.append)
+    starts = set(video.objects.values())
+    for fr in out:
+        if fr.frame in starts:  # the prompt(s) of that frame: 10 ms each, no click placement
+            assert 0.01 <= fr.model_time_s < 0.01 * len(video.objects) + 0.1, (fr.frame, fr.model_time_s)
+
+
 # --- SAM2: work outside the per-frame step is counted -------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -103,7 +103,8 @@ def test_unreachable_server_then_log_through_real_server(tmp_path: Path, synth_d
     params = {p["key"]: p["value"] for p in run["data"]["params"]}
     tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
     summary = json.loads((run_dir / "static--mask--synth-tiny" / "summary.json").read_text())
-    for key in ("JF_hat", "J", "F_hat", "JF_hat_d", "JF_hat_r", "F", "JF", "fps", "host_rss_gib", "gpu_mem_gib"):
+    assert not {"gpu_reserved_gib", "gpu_allocated_gib"} & set(metrics)  # CPU run: absent, never a fake 0
+    for key in ("JF_hat", "J", "F_hat", "JF_hat_d", "JF_hat_r", "F", "JF", "fps", "fps_after_warmup", "host_rss_gib"):
         assert metrics[key] == pytest.approx(summary["metrics"][key]), key
     assert params["method"] == "static" and params["setting"] == "mask" and params["cluster.name"] == "inline"
     assert params["dataset_cfg.root"] == str(synth_data)

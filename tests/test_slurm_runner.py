@@ -30,13 +30,14 @@ from _runner_common import PLUGIN, REPO, cli
 from _slurm import sacct
 
 from harness.config import load_experiment
+from harness.runner.aggregate import SPEED_METRICS
 from harness.runner.driver import run_experiment
 from harness.runner.rundir import RunDir
 
 pytestmark = [pytest.mark.slurm, pytest.mark.timeout(420)]
 
 STALL_PLUGIN = str(Path(__file__).resolve().parent / "_slurm_plugins.py")
-TIMING = ("fps", "harness_fps", "host_rss_gib", "gpu_mem_gib")
+TIMING = SPEED_METRICS  # measured, machine-dependent: not compared across runs
 # Small shards for the test cluster; gpus stays 1 so that every shard asks for --gpus-per-node=1.
 SMALL = ("cluster=slurm", "cluster.cpus=1", "cluster.mem=1G", "cluster.gpus=1", "cluster.poll_s=0.5",
          "cluster.videos_per_shard=1", "progress=false")

@@ -20,6 +20,9 @@ from harness.config import Cell, ExperimentConfig
 from harness.runner.rundir import DONE, RunDir, read_json, write_json
 
 GIB = float(1 << 30)
+SPEED_METRICS = ("fps", "fps_after_warmup", "fps_video_p10", "fps_video_median", "fps_video_p90", "harness_fps",
+                 "host_rss_gib", "gpu_reserved_gib", "gpu_allocated_gib")
+"""Every metric :func:`speed_metrics` may add (the measured, machine-dependent ones)."""
 
 
 def cell_videos(run: RunDir, cell: str) -> list[str]:
