@@ -6,13 +6,13 @@ Use it with ``mosebench run --plugin docs/example_adapter.py method=shift ...`` 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from harness.api import Capabilities, FrameResult, MaskPrompt, Method, PromptKind, Session
 from harness.errors import CapabilityError
+from harness.timing import ModelTimer
 
 
 @dataclass(frozen=True)
@@ -32,24 +32,25 @@ class ShiftSession(Session):
     def propagate(self):
         import cv2
 
-        masks, prev = {}, None
-        for t, frame in self.video.stream():
-            t0 = time.perf_counter()
-            gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
-            for oid, m in masks.items():
-                ys, xs = np.nonzero(m)
-                if xs.size == 0:
-                    continue
-                y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-                sy0, sx0 = max(y0 - self.cfg.margin, 0), max(x0 - self.cfg.margin, 0)
-                search = gray[sy0:y1 + self.cfg.margin, sx0:x1 + self.cfg.margin]
-                score = cv2.matchTemplate(search, prev[y0:y1, x0:x1], cv2.TM_CCOEFF_NORMED)
-                _, _, _, (bx, by) = cv2.minMaxLoc(score)  # best top-left corner in `search`
-                shift = np.float32([[1, 0, sx0 + bx - x0], [0, 1, sy0 + by - y0]])
-                masks[oid] = cv2.warpAffine(m.astype(np.uint8), shift, m.shape[::-1]) > 0
-            masks.update(self.prompts.get(t, {}))
-            prev = gray
-            yield FrameResult(frame=t, masks=dict(masks), model_time_s=time.perf_counter() - t0)
+        masks, prev, timer = {}, None, ModelTimer()  # ModelTimer(device) for GPU work
+        for t, frame in self.video.stream():  # decoding: not model time
+            with timer:
+                gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
+                for oid, m in masks.items():
+                    ys, xs = np.nonzero(m)
+                    if xs.size == 0:
+                        continue
+                    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+                    sy0, sx0 = max(y0 - self.cfg.margin, 0), max(x0 - self.cfg.margin, 0)
+                    search = gray[sy0:y1 + self.cfg.margin, sx0:x1 + self.cfg.margin]
+                    score = cv2.matchTemplate(search, prev[y0:y1, x0:x1], cv2.TM_CCOEFF_NORMED)
+                    _, _, _, (bx, by) = cv2.minMaxLoc(score)  # best top-left corner in `search`
+                    shift = np.float32([[1, 0, sx0 + bx - x0], [0, 1, sy0 + by - y0]])
+                    masks[oid] = cv2.warpAffine(m.astype(np.uint8), shift, m.shape[::-1]) > 0
+                masks.update(self.prompts.get(t, {}))
+                prev = gray
+            # before the first prompt nothing is tracked: not a processed frame (FPS counts processed ones)
+            yield FrameResult(frame=t, masks=dict(masks), model_time_s=timer.pop(), processed=bool(masks))
 
 
 class ShiftMethod(Method):

@@ -296,3 +296,15 @@ def test_a_child_process_methods_memory_is_seen(tmp_path, synth_data):
     before = current_rss_bytes()
     rec = predict_video(method, settings.get("mask")(), ds.video(ds.videos[0]), CellDir(tmp_path / "cell"))
     assert rec["peak_host_rss_bytes"] - before > 180 * 2**20
+
+
+def test_methods_know_the_timer_not_the_runner():
+    """Layering: adapters (and the documented example) time their work with harness.timing."""
+    import ast
+
+    files = sorted((REPO / "adapters").glob("*.py")) + [REPO / "docs" / "example_adapter.py", Path(PLUGIN)]
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not [n for n in names if n.startswith(("harness.runner", "harness.settings"))], (path, names)
