@@ -308,3 +308,37 @@ def test_methods_know_the_timer_not_the_runner():
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             assert not [n for n in names if n.startswith(("harness.runner", "harness.settings"))], (path, names)
+
+
+def test_gpu_peaks_and_synchronised_timer_on_cuda():
+    """Needs a CUDA device (skipped without one; MOSEBENCH_REQUIRE_CUDA=1 makes that a failure)."""
+    import os
+
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        if os.environ.get("MOSEBENCH_REQUIRE_CUDA") == "1":
+            pytest.fail("MOSEBENCH_REQUIRE_CUDA=1 but torch sees no CUDA device")
+        pytest.skip("no CUDA device")
+    dev = "cuda:0"
+    torch.empty(1, device=dev)  # context
+    reset_gpu_peaks(dev)
+    block = torch.ones(64 << 20, dtype=torch.float32, device=dev)  # 256 MiB
+    del block
+    peaks = gpu_peaks(dev)
+    assert peaks is not None and peaks.allocated >= 256 << 20 and peaks.reserved >= peaks.allocated
+    reset_gpu_peaks(dev)
+    assert gpu_peaks(dev).allocated < 256 << 20  # per-video reset
+    a = torch.randn(4096, 4096, device=dev)
+    timer = ModelTimer(dev)
+    with timer:  # kernels are queued asynchronously; the timer waits for them
+        for _ in range(20):
+            a = a @ a
+            a = a / a.norm()
+    synced = timer.pop()
+    t0 = time.perf_counter()
+    for _ in range(20):
+        a = a @ a
+        a = a / a.norm()
+    launch_only = time.perf_counter() - t0
+    torch.cuda.synchronize(dev)
+    assert synced > 2 * launch_only
