@@ -15,6 +15,11 @@ ETC=$STATE/etc
 RUN=$STATE/run
 LOG=$STATE/log
 export SLURM_CONF=$ETC/slurm.conf
+# The cluster's own munged: its own key and socket, never the system's /run/munge one, so that stopping
+# this cluster can never take authentication away from another cluster (or the machine's SLURM).
+MUNGE_DIR=$STATE/munge
+MUNGE_KEY=$MUNGE_DIR/munge.key
+MUNGE_SOCKET=$RUN/munge/munge.socket.2
 
 # pid files, in the order start.sh starts the daemons (stop.sh walks it backwards)
 PIDFILE_munged=$RUN/munge/munged.pid

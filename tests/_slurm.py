@@ -89,7 +89,7 @@ def session(require: bool) -> Iterator[Cluster]:
     reason = missing_reason()
     if reason:
         if require:
-            pytest.fail(f"SLURM tests required (MOSEBENCH_REQUIRE_SLURM=1) but {reason}")
+            pytest.fail(f"SLURM tests required (MOSEBENCH_REQUIRE=all) but {reason}")
         pytest.skip(reason)
     cluster = start()
     old = os.environ.get("SLURM_CONF")
