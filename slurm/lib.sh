@@ -41,7 +41,13 @@ daemon_pid() {
     pid=$(tr -dc '0-9' < "$file")
     [[ -n $pid && -r /proc/$pid/comm ]] || return 0
     comm=$(cat "/proc/$pid/comm" 2>/dev/null || true)
-    [[ $comm == "$name" ]] && echo "$pid"
+    [[ $comm == "$name" ]] || return 0
+    # a munged counts only when it serves this cluster's socket (one started by an older start.sh on
+    # the system socket may serve other clusters too: never ours to stop)
+    if [[ $name == munged ]]; then
+        tr '\0' '\n' < "/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "--socket=$MUNGE_SOCKET" || return 0
+    fi
+    echo "$pid"
     return 0
 }
 

@@ -42,6 +42,17 @@ def missing_reason() -> str | None:
     return None
 
 
+def need_tools(require: bool) -> None:
+    """Skip the calling test without SLURM (or root), or fail when ``require`` (MOSEBENCH_REQUIRE=all)."""
+    import pytest
+
+    reason = missing_reason()
+    if reason:
+        if require:
+            pytest.fail(f"SLURM tests required (MOSEBENCH_REQUIRE=all) but {reason}")
+        pytest.skip(reason)
+
+
 def _conf_path() -> Path:
     out = subprocess.run([str(SLURM_DIR / "env.sh")], capture_output=True, text=True, check=True).stdout
     return Path(out.strip().split("=", 1)[1])
@@ -84,13 +95,7 @@ def release(cluster: Cluster) -> None:
 
 def session(require: bool) -> Iterator[Cluster]:
     """Generator body of the session fixture: skip (or fail when ``require``) without SLURM."""
-    import pytest
-
-    reason = missing_reason()
-    if reason:
-        if require:
-            pytest.fail(f"SLURM tests required (MOSEBENCH_REQUIRE=all) but {reason}")
-        pytest.skip(reason)
+    need_tools(require)
     cluster = start()
     old = os.environ.get("SLURM_CONF")
     os.environ["SLURM_CONF"] = str(cluster.conf)
