@@ -28,7 +28,7 @@ die() {
 }
 
 [[ $(id -u) == 0 ]] || die "must run as root (SlurmUser=root, fake GPU device nodes); try: sudo $0"
-for bin in munged mariadbd mariadb-install-db slurmdbd slurmctld slurmd sinfo sacctmgr; do
+for bin in munged mungekey munge unmunge mariadbd mariadb-install-db slurmdbd slurmctld slurmd sinfo sacctmgr; do
     command -v "$bin" >/dev/null || [[ -x /usr/sbin/$bin ]] || \
         die "'$bin' is missing: run slurm/install.sh (or: make system-deps)"
 done

@@ -34,7 +34,7 @@ class Cluster:
 
 def missing_reason() -> str | None:
     """Why no cluster can run on this machine, or None."""
-    for tool in ("slurmctld", "slurmd", "slurmdbd", "sbatch", "sacct", "munged", "mariadbd"):
+    for tool in ("slurmctld", "slurmd", "slurmdbd", "sbatch", "sacct", "munged", "mungekey", "mariadbd"):
         if not (shutil.which(tool) or Path("/usr/sbin", tool).exists()):
             return f"'{tool}' is not installed: {PACKAGES_HINT}"
     if os.geteuid() != 0:
