@@ -110,3 +110,13 @@ def test_allow_skip_needs_a_reason(tmp_path: Path) -> None:
         "import pytest\n\n@pytest.mark.allow_skip\ndef test_x():\n    pytest.skip('why not')\n")
     proc = _run(tmp_path, "all")
     assert proc.returncode == 1 and "why not" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_make_test_and_ci_run_the_suite_under_the_switch() -> None:
+    # CI is .ci/run -> make test; the recipe must set the switch on the pytest it runs
+    repo = TESTS.parent
+    assert "make test" in (repo / ".ci" / "run").read_text()
+    make = (repo / "Makefile").read_text()
+    recipe = make[make.index("\ntest:"):].split("\n\n")[0]
+    pytest_lines = [ln for ln in recipe.splitlines() if "-m pytest" in ln]
+    assert pytest_lines and all("MOSEBENCH_REQUIRE=all " in ln for ln in pytest_lines), recipe
