@@ -90,6 +90,15 @@ def test_stopping_one_cluster_leaves_another_on_the_machine_working() -> None:
         pidfile = {s: s / "run" / "munge" / "munged.pid" for s in (first, second)}
         munged = {s: f.read_text().strip() if f.exists() else None for s, f in pidfile.items()}
         first_pids = {p: (first / "run" / p).read_text().strip() for p in PIDFILES}
+        # a pid file naming a munged that serves another socket (a state folder of an older start.sh
+        # that used the system's munged) is not this cluster's: stop.sh must leave that process alone
+        stranger = first / "stranger"
+        (stranger / "run" / "munge").mkdir(parents=True)
+        (stranger / "run" / "munge" / "munged.pid").write_text(f"{munged[second]}\n")
+        probe = subprocess.run(["bash", "-c", f"source {SLURM_DIR / 'lib.sh'}; daemon_pid munged"],
+                               capture_output=True, text=True, timeout=30,
+                               env={**os.environ, "MOSEBENCH_SLURM_DIR": str(stranger)})
+        assert probe.returncode == 0 and probe.stdout.strip() == "", probe
         out = _script("stop.sh", first)
         assert out.returncode == 0, out.stderr
         assert not any(Path(f"/proc/{p}").exists() for p in first_pids.values())
