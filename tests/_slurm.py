@@ -4,7 +4,8 @@ A session that finds no cluster starts one, marks it as started by the tests and
 in its pid files) when the last session using it ends, also when tests fail. A cluster started by hand
 (`make slurm-up`) is used and left running. Each session holds a lease file (its pid) in the cluster's
 state folder, so two pytest sessions of one checkout share one cluster without stopping it under
-each other.
+each other. Every cluster runs its own munged (own key and socket in its state folder), so a test
+cluster and any other cluster on the machine share no daemon (tests/test_slurm_cluster.py).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from _slurm import SLURM_DIR
 
 pytestmark = pytest.mark.slurm
 
-PIDFILES = ("slurmctld.pid", "slurmd.pid", "slurmdbd.pid", "mysql/mariadbd.pid")
+PIDFILES = ("slurmctld.pid", "slurmd.pid", "slurmdbd.pid", "mysql/mariadbd.pid", "munge/munged.pid")
 
 
 def _pids(state) -> dict[str, str]:
