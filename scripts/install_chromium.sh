@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs Debian's headless-capable chromium for the MLflow UI browser test (tests/test_mlflow_ui.py).
 # Idempotent: does nothing when chromium is already on PATH. Needs root (apt-get); without root it
-# only prints a hint and the browser test skips itself.
+# only prints a hint and the browser test skips itself (and fails under `make test`,
+# MOSEBENCH_REQUIRE=all).
 set -euo pipefail
 if command -v chromium >/dev/null 2>&1; then
   exit 0

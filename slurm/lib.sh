@@ -15,6 +15,11 @@ ETC=$STATE/etc
 RUN=$STATE/run
 LOG=$STATE/log
 export SLURM_CONF=$ETC/slurm.conf
+# The cluster's own munged: its own key and socket, never the system's /run/munge one, so that stopping
+# this cluster can never take authentication away from another cluster (or the machine's SLURM).
+MUNGE_DIR=$STATE/munge
+MUNGE_KEY=$MUNGE_DIR/munge.key
+MUNGE_SOCKET=$RUN/munge/munge.socket.2
 
 # pid files, in the order start.sh starts the daemons (stop.sh walks it backwards)
 PIDFILE_munged=$RUN/munge/munged.pid
@@ -36,7 +41,13 @@ daemon_pid() {
     pid=$(tr -dc '0-9' < "$file")
     [[ -n $pid && -r /proc/$pid/comm ]] || return 0
     comm=$(cat "/proc/$pid/comm" 2>/dev/null || true)
-    [[ $comm == "$name" ]] && echo "$pid"
+    [[ $comm == "$name" ]] || return 0
+    # a munged counts only when it serves this cluster's socket (one started by an older start.sh on
+    # the system socket may serve other clusters too: never ours to stop)
+    if [[ $name == munged ]]; then
+        tr '\0' '\n' < "/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "--socket=$MUNGE_SOCKET" || return 0
+    fi
+    echo "$pid"
     return 0
 }
 

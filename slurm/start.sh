@@ -6,8 +6,10 @@
 #
 # Environment: MOSEBENCH_SLURM_DIR (state folder), MOSEBENCH_SLURM_TIMEOUT (seconds to wait for each
 # step, 60), and the node's declared size: MOSEBENCH_SLURM_CPUS (64), MOSEBENCH_SLURM_MEM_MB (262144),
-# MOSEBENCH_SLURM_GPUS (16). The node is declared larger than the machine on purpose (nothing enforces
-# it: no cgroups), so that `cluster=slurm` with its real defaults (8 CPUs, 32G, 1 GPU per shard)
+# MOSEBENCH_SLURM_GPUS (16); MOSEBENCH_SLURM_PORT_BASE: the first of four consecutive TCP ports tried
+# for slurmctld, slurmd, slurmdbd and MariaDB (default 7817-7819 and 3307; a busy one is replaced by a
+# free random port). The node is declared larger than the machine on purpose (nothing enforces it: no
+# cgroups), so that `cluster=slurm` with its real defaults (8 CPUs, 32G, 1 GPU per shard)
 # schedules several shards at once on a laptop or a CI runner.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -26,7 +28,7 @@ die() {
 }
 
 [[ $(id -u) == 0 ]] || die "must run as root (SlurmUser=root, fake GPU device nodes); try: sudo $0"
-for bin in munged mariadbd mariadb-install-db slurmdbd slurmctld slurmd sinfo sacctmgr; do
+for bin in munged mungekey munge unmunge mariadbd mariadb-install-db slurmdbd slurmctld slurmd sinfo sacctmgr; do
     command -v "$bin" >/dev/null || [[ -x /usr/sbin/$bin ]] || \
         die "'$bin' is missing: run slurm/install.sh (or: make system-deps)"
 done
@@ -66,10 +68,18 @@ for d in "${DAEMONS[@]}"; do [[ -n $(daemon_pid "$d") ]] && running_any=1; done
 if [[ $running_any == 1 && -s $STATE/ports.env ]]; then
     source "$STATE/ports.env"
 else
-    CTLD_PORT=$(pick_port 7817)
-    SLURMD_PORT=$(pick_port 7818)
-    DBD_PORT=$(pick_port 7819)
-    MYSQL_PORT=$(pick_port 3307)
+    if [[ -n ${MOSEBENCH_SLURM_PORT_BASE:-} ]]; then
+        base=$MOSEBENCH_SLURM_PORT_BASE
+        [[ $base =~ ^[0-9]+$ ]] && (( base >= 1024 && base <= 65532 )) \
+            || die "MOSEBENCH_SLURM_PORT_BASE='$base' is not a port number in 1024-65532"
+        CTLD_PORT=$(pick_port "$base"); SLURMD_PORT=$(pick_port $((base + 1)))
+        DBD_PORT=$(pick_port $((base + 2))); MYSQL_PORT=$(pick_port $((base + 3)))
+    else
+        CTLD_PORT=$(pick_port 7817)
+        SLURMD_PORT=$(pick_port 7818)
+        DBD_PORT=$(pick_port 7819)
+        MYSQL_PORT=$(pick_port 3307)
+    fi
     [[ -n $CTLD_PORT && -n $SLURMD_PORT && -n $DBD_PORT && -n $MYSQL_PORT ]] || die "no free TCP ports found"
     printf 'CTLD_PORT=%s\nSLURMD_PORT=%s\nDBD_PORT=%s\nMYSQL_PORT=%s\n' \
         "$CTLD_PORT" "$SLURMD_PORT" "$DBD_PORT" "$MYSQL_PORT" > "$STATE/ports.env"
@@ -100,7 +110,7 @@ render() {
         -e "s|@CLUSTER@|$CLUSTER|g" -e "s|@CTLD_PORT@|$CTLD_PORT|g" -e "s|@SLURMD_PORT@|$SLURMD_PORT|g" \
         -e "s|@DBD_PORT@|$DBD_PORT|g" -e "s|@MYSQL_PORT@|$MYSQL_PORT|g" -e "s|@DB_PASS@|$DB_PASS|g" \
         -e "s|@CPUS@|$CPUS|g" -e "s|@GPUS@|$GPUS|g" -e "s|@GPU_MAX@|$((GPUS - 1))|g" \
-        -e "s|@MEM_MB@|$MEM_MB|g" -e "s|@MEM_PER_CPU@|$MEM_PER_CPU|g" \
+        -e "s|@MEM_MB@|$MEM_MB|g" -e "s|@MUNGE_SOCKET@|$MUNGE_SOCKET|g" -e "s|@MEM_PER_CPU@|$MEM_PER_CPU|g" \
         "$SLURM_SRC_DIR/templates/$1.in" > "$ETC/$1.tmp"
     chmod "$2" "$ETC/$1.tmp"
     mv -f "$ETC/$1.tmp" "$ETC/$1"
@@ -112,18 +122,25 @@ render slurmdbd.conf 600
 [[ -e /etc/slurm/plugstack.conf ]] || { mkdir -p /etc/slurm; : > /etc/slurm/plugstack.conf; }
 
 t0=$SECONDS
-# 1. munge on its standard socket (SLURM 22.05's clients ignore AuthInfo=socket= when they talk to
-#    slurmdbd). A munged that already answers there (the system's) is used and never stopped by us.
-munge_ok() { munge -n | unmunge >/dev/null; }
-if [[ -z $(daemon_pid munged) ]] && ! munge_ok 2>/dev/null; then
-    [[ -r /etc/munge/munge.key ]] || die "/etc/munge/munge.key is missing: reinstall munge (apt-get install --reinstall munge)"
-    mkdir -p /run/munge
-    chown munge:munge /run/munge; chmod 755 /run/munge
-    rm -f /run/munge/munge.socket.2 /run/munge/munge.socket.2.lock
-    runuser -u munge -- /usr/sbin/munged --pid-file="$PIDFILE_munged" --log-file="$LOG/munged.log" \
-        --seed-file="$RUN/munge/munged.seed" 9>&- || die "munged did not start"
+# 1. The cluster's own munged: own key and socket under the state folder (slurm.conf and slurmdbd.conf
+#    name the socket: AuthInfo=socket=... for the daemons and clients, AccountingStoragePass=... for
+#    the clients' and slurmctld's connections to slurmdbd). Nothing is shared with another cluster or
+#    with the system's munged, so stop.sh stops only what this cluster uses.
+munge_ok() { munge -S "$MUNGE_SOCKET" -n | unmunge -S "$MUNGE_SOCKET" >/dev/null; }
+if [[ ! -s $MUNGE_KEY ]]; then
+    mkdir -p "$MUNGE_DIR"
+    mungekey -c -f -k "$MUNGE_KEY.tmp" || die "mungekey could not create $MUNGE_KEY"
+    chown munge:munge "$MUNGE_KEY.tmp"; chmod 600 "$MUNGE_KEY.tmp"
+    mv -f "$MUNGE_KEY.tmp" "$MUNGE_KEY"
 fi
-wait_for "$TIMEOUT" "munged" munge_ok
+chown munge:munge "$MUNGE_DIR" "$MUNGE_KEY"; chmod 700 "$MUNGE_DIR"
+if [[ -z $(daemon_pid munged) ]]; then
+    rm -f "$MUNGE_SOCKET" "$MUNGE_SOCKET.lock"
+    runuser -u munge -- /usr/sbin/munged --socket="$MUNGE_SOCKET" --key-file="$MUNGE_KEY" \
+        --pid-file="$PIDFILE_munged" --log-file="$LOG/munged.log" --seed-file="$MUNGE_DIR/munged.seed" 9>&- \
+        || die "munged did not start"
+fi
+wait_for "$TIMEOUT" "munged on $MUNGE_SOCKET" munge_ok
 
 # 2. A private MariaDB for the accounting database.
 mysql_cli() { mariadb --no-defaults --socket="$RUN/mysql/mysql.sock" -u root "$@"; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stop the private cluster started by slurm/start.sh: cancel its jobs, then stop the daemons by the
 # pids in their pid files (never by process name), in the order slurmd, slurmctld, slurmdbd,
-# mariadbd, munged. Keeps the state folder (accounting DB, job ids) unless --purge is given.
+# mariadbd, munged (the cluster's own, on its own socket: stopping it affects no other cluster).
+# Keeps the state folder (accounting DB, job ids, munge key) unless --purge is given.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export PATH=$PATH:/usr/sbin:/sbin

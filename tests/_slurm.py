@@ -4,7 +4,8 @@ A session that finds no cluster starts one, marks it as started by the tests and
 in its pid files) when the last session using it ends, also when tests fail. A cluster started by hand
 (`make slurm-up`) is used and left running. Each session holds a lease file (its pid) in the cluster's
 state folder, so two pytest sessions of one checkout share one cluster without stopping it under
-each other.
+each other. Every cluster runs its own munged (own key and socket in its state folder), so a test
+cluster and any other cluster on the machine share no daemon (tests/test_slurm_cluster.py).
 """
 
 from __future__ import annotations
@@ -34,12 +35,23 @@ class Cluster:
 
 def missing_reason() -> str | None:
     """Why no cluster can run on this machine, or None."""
-    for tool in ("slurmctld", "slurmd", "slurmdbd", "sbatch", "sacct", "munged", "mariadbd"):
+    for tool in ("slurmctld", "slurmd", "slurmdbd", "sbatch", "sacct", "munged", "mungekey", "mariadbd"):
         if not (shutil.which(tool) or Path("/usr/sbin", tool).exists()):
             return f"'{tool}' is not installed: {PACKAGES_HINT}"
     if os.geteuid() != 0:
         return "the test cluster runs as root (SlurmUser=root); run the SLURM tests as root"
     return None
+
+
+def need_tools(require: bool) -> None:
+    """Skip the calling test without SLURM (or root), or fail when ``require`` (MOSEBENCH_REQUIRE=all)."""
+    import pytest
+
+    reason = missing_reason()
+    if reason:
+        if require:
+            pytest.fail(f"SLURM tests required (MOSEBENCH_REQUIRE=all) but {reason}")
+        pytest.skip(reason)
 
 
 def _conf_path() -> Path:
@@ -84,13 +96,7 @@ def release(cluster: Cluster) -> None:
 
 def session(require: bool) -> Iterator[Cluster]:
     """Generator body of the session fixture: skip (or fail when ``require``) without SLURM."""
-    import pytest
-
-    reason = missing_reason()
-    if reason:
-        if require:
-            pytest.fail(f"SLURM tests required (MOSEBENCH_REQUIRE_SLURM=1) but {reason}")
-        pytest.skip(reason)
+    need_tools(require)
     cluster = start()
     old = os.environ.get("SLURM_CONF")
     os.environ["SLURM_CONF"] = str(cluster.conf)

@@ -85,16 +85,35 @@ def test_synth_to_unwritable_path_is_a_data_error(tmp_path: Path, capsys) -> Non
         assert "cannot write the synthetic set to /proc/mosebench-test/set" in capsys.readouterr().err
 
 
-def test_synth_to_read_only_folder_is_a_data_error(tmp_path: Path, capsys) -> None:
+def _without_dac_override(argv: list[str]) -> list[str]:
+    """``argv`` run so that permission bits stop writes even for root: as root (CI) without the
+    capabilities that let root ignore them (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), via util-linux's
+    setpriv; unchanged for another user."""
     import os
+
+    if os.geteuid() != 0:
+        return argv
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "setpriv (util-linux) is needed to test permission errors as root"
+    caps = "-dac_override,-dac_read_search"
+    return [setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}", *argv]
+
+
+def test_synth_to_read_only_folder_is_a_data_error(tmp_path: Path) -> None:
+    import subprocess
+    import sys
 
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(0o500)
+    code = ("import sys; from harness.cli import main; "
+            f"sys.exit(main(['synth', {str(ro / 'set')!r}, '--videos', '1', '--frames', '3', '--size', '32x32']))")
     try:
-        if os.access(ro, os.W_OK):
-            pytest.skip("running as root: permission bits do not stop writes")
-        assert main(["synth", str(ro / "set"), "--videos", "1", "--frames", "3", "--size", "32x32"]) == 2
-        assert "cannot write the synthetic set to" in capsys.readouterr().err
+        proc = subprocess.run(_without_dac_override([sys.executable, "-c", code]), capture_output=True, text=True,
+                              timeout=120)
     finally:
         ro.chmod(0o700)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"cannot write the synthetic set to {ro / 'set'}" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert list(ro.iterdir()) == []  # nothing half-written

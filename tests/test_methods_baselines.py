@@ -36,33 +36,46 @@ def _prompt(kind: str, frame: int, oid: int, mask: np.ndarray):
     return ScribblePrompt(frame, oid, (np.array([[cx - 3, cy], [cx + 3, cy]], np.float32),))
 
 
-def _mean_j(name: str, kind: str, video, gt) -> tuple[float, list]:
+STARTS = {1: 0, 2: 5}  # object -> its prompt frame (object 2 enters on frame 5)
+
+
+def _track(name: str, kind: str, video, gt) -> tuple[dict[int, list[float]], list]:
+    """Per object, the IoU with the constructed truth on every frame from its prompt on."""
     method = registry.create(name)
-    starts = {1: 0, 2: 5}
     with method.open_session(video) as s:
-        for oid, f in starts.items():
+        for oid, f in STARTS.items():
             s.add_prompt(_prompt(kind, f, oid, gt[f] == oid))
         results = list(s.propagate())
     assert [r.frame for r in results] == list(range(FRAMES))
-    js = [iou(r.masks[oid], gt[r.frame] == oid) for r in results for oid, f in starts.items() if r.frame >= f]
-    return float(np.mean(js)), results
+    js = {oid: [iou(r.masks[oid], gt[r.frame] == oid) for r in results if r.frame >= f] for oid, f in STARTS.items()}
+    return js, results
 
 
-def test_static_is_the_lower_bound(video):
-    j, results = _mean_j("static", "mask", *video)
-    assert 0.1 < j < 0.4  # the objects move away from their first masks
+def test_static_repeats_the_first_mask_exactly(video):
+    # the known answer: static's J on frame t is the overlap of the object's prompt mask with its true
+    # mask on t, computed here from the construction alone
+    frames, gt = video
+    js, results = _track("static", "mask", frames, gt)
+    for oid, f in STARTS.items():
+        expected = [iou(gt[f] == oid, gt[t] == oid) for t in range(f, FRAMES)]
+        assert js[oid] == pytest.approx(expected, abs=1e-12), oid
     assert not results[3].masks[2].any()  # object 2 is prompted on frame 5: empty before
 
 
-@pytest.mark.parametrize("name,kind,margin", [
-    ("flow", "mask", 0.6), ("flow", "box", 0.6), ("flow", "points", 0.6), ("flow", "scribble", 0.5),
-    ("csrt", "box", 0.35), ("mil", "box", 0.2), ("csrt", "mask", 0.35),
+# Success = IoU >= 0.5 with the true mask (the usual tracking criterion). The objects move <= 3 px a
+# frame, textured, over a static background of other textures: a tracker that works keeps every frame
+# (the static lower bound keeps 3 of 16 and 3 of 11); MIL, the weakest (it drifts by design: its
+# appearance model learns from its own boxes), must keep at least half.
+@pytest.mark.parametrize("name,kind,min_success", [
+    ("flow", "mask", 1.0), ("flow", "box", 1.0), ("flow", "points", 1.0), ("flow", "scribble", 1.0),
+    ("csrt", "box", 1.0), ("csrt", "mask", 1.0), ("mil", "box", 0.5),
 ])
-def test_baseline_follows_moving_objects(video, name, kind, margin):
+def test_baseline_follows_moving_objects(video, name, kind, min_success):
     frames, gt = video
-    j_static, _ = _mean_j("static", "mask", frames, gt)
-    j, results = _mean_j(name, kind, frames, gt)
-    assert j > j_static + margin, f"{name}/{kind}: J={j:.3f} vs static {j_static:.3f}"
+    js, results = _track(name, kind, frames, gt)
+    for oid, values in js.items():
+        success = sum(j >= 0.5 for j in values) / len(values)
+        assert success >= min_success, f"{name}/{kind} object {oid}: IoU per frame {[round(j, 2) for j in values]}"
     if registry.get(name).capabilities.output.value == "box":
         assert results[8].boxes[1] is not None and len(results[8].boxes[1]) == 4
         assert results[2].boxes.get(2) is None  # not yet added

@@ -310,6 +310,7 @@ def test_methods_know_the_timer_not_the_runner():
             assert not [n for n in names if n.startswith(("harness.runner", "harness.settings"))], (path, names)
 
 
+@pytest.mark.allow_skip(reason="CI machines have no GPU; MOSEBENCH_REQUIRE_CUDA=1 makes the skip a failure")
 def test_gpu_peaks_and_synchronised_timer_on_cuda():
     """Needs a CUDA device (skipped without one; MOSEBENCH_REQUIRE_CUDA=1 makes that a failure)."""
     import os

@@ -45,6 +45,12 @@ def test_inline_run_writes_a_complete_run_directory(tmp_path: Path, synth_data: 
     # static processes each frame from the video's first prompt on (docs/metrics.md, "Speed and memory")
     assert summary["model_frames"] == sum(len(ds.video(v)) - min(ds.video(v).objects.values()) for v in ds.videos)
     assert summary["metrics"]["fps"] == pytest.approx(summary["model_frames"] / summary["model_s"])
+    # the run's number is what the standalone scorer says about the PNGs it wrote (not a range check)
+    scored = tmp_path / "rescored"
+    cli("score", "--meta", str(synth_data / "meta.json"), "--gt", str(synth_data / "Annotations"),
+        "--pred", str(run.cell(cell).predictions), "--out", str(scored), "--ci-samples", "10")
+    again_scored = json.loads((scored / "summary.json").read_text())
+    assert summary["metrics"]["JF_hat"] == pytest.approx(again_scored["JF_hat"], abs=1e-9), again_scored
     assert (run.cell(cell).scores / "per_object.csv").is_file()
 
     # rerun: everything is skipped, nothing predicted twice, same numbers
@@ -159,3 +165,34 @@ def test_status_reports_a_cell_whose_scoring_failed(tmp_path: Path, synth_data: 
     assert out.incomplete and not out.summaries
     rc, text = main(capsys, "status", str(out.run_dir))
     assert rc == 0 and "scoring failed" in text and bad.name in text and "\ncomplete" not in text
+
+
+def _still_copy(src: Path, out: Path) -> Path:
+    """``src`` with every video frozen: every frame's ground truth is frame 0's (objects of frame 0 only)."""
+    import shutil
+
+    import numpy as np
+    from PIL import Image
+
+    shutil.copytree(src, out)
+    meta = json.loads((out / "meta.json").read_text())
+    for name, info in meta["videos"].items():
+        pngs = sorted((out / "Annotations" / name).glob("*.png"))
+        first = np.asarray(Image.open(pngs[0]))
+        for p in pngs[1:]:
+            shutil.copyfile(pngs[0], p)
+        info["objects"] = {k: v for k, v in info["objects"].items() if int(k) in set(np.unique(first).tolist())}
+    (out / "meta.json").write_text(json.dumps(meta))
+    (out / "attributes.json").unlink(missing_ok=True)
+    return out
+
+
+def test_static_on_still_videos_scores_exactly_100(tmp_path: Path, synth_data: Path) -> None:
+    """A known answer: when nothing moves, repeating the first mask (`static`, mask setting) is exact on
+    every frame, so J, F̂ and J&F̂ are 100 whatever the scorer's details; a run that scores anything
+    else (wrong frames, wrong ids, wrong scoring options) fails."""
+    still = _still_copy(synth_data, tmp_path / "still")
+    out = run_experiment(load_experiment("smoke", smoke(tmp_path, still)[1:]), quiet=True)
+    metrics = out.summaries[0]["metrics"]
+    for key in ("J", "F_hat", "JF_hat"):
+        assert metrics[key] == pytest.approx(100.0), (key, metrics[key])

@@ -1,5 +1,8 @@
-"""The sbatch scripts that `cluster=slurm` makes (via harness.runner.executors and submitit) against
-golden files, and the same scripts accepted and run by the real test cluster.
+"""The sbatch scripts that `cluster=slurm` makes (via harness.runner.executors and submitit): the
+options that matter (array size and parallelism, GPUs, time, signal, dependency) checked against the
+config that asked for them, then the whole text against golden files (a submitit snapshot: it catches
+unintended changes, the option checks say what must hold), and the same scripts accepted and run by
+the real test cluster.
 
 Paths that vary (the job folder, the interpreter, job ids) are normalised to {FOLDER}, {PYTHON},
 {JOBID}. To accept a deliberate change: MOSEBENCH_UPDATE_GOLDEN=1 pytest tests/test_slurm_sbatch.py
@@ -66,21 +69,50 @@ def _check(name: str, text: str) -> None:
     assert text == path.read_text(), f"sbatch script differs from {path} (MOSEBENCH_UPDATE_GOLDEN=1 to accept)"
 
 
-def test_array_script_matches_golden(tmp_path: Path) -> None:
-    text = _normalise(_array_text(tmp_path / "jobs"), tmp_path / "jobs")
-    _check("array.sh", text)
-    for flag in ("--partition=gpu", "--account=mosebench", "--qos=normal", "--constraint=fakegpu",
-                 "--gpus-per-node=1", "--cpus-per-task=2", "--mem=2G", "--time=30", "--signal=USR2@90",
-                 f"--array=0-{N_TASKS - 1}%2", "--comment=mosebench-golden", "--mail-type=END"):
-        assert f"#SBATCH {flag}\n" in text, flag
+def _options(text: str) -> dict[str, str]:
+    """``#SBATCH --key=value`` lines as ``{key: value}`` (``--flag`` alone: value ``""``)."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("#SBATCH --"):
+            key, _, value = line[len("#SBATCH --"):].partition("=")
+            assert key not in out, f"--{key} given twice"
+            out[key] = value
+    return out
+
+
+def _asked(cluster) -> dict[str, str]:
+    """The options every job must carry, from the config's own values (not from a snapshot)."""
+    return {"partition": cluster.partition, "account": cluster.account, "qos": cluster.qos,
+            "constraint": cluster.constraint, "cpus-per-task": str(cluster.cpus), "mem": cluster.mem,
+            "time": str(cluster.timeout_min), "signal": f"USR2@{cluster.signal_delay_s}",
+            "comment": "mosebench-golden", "mail-type": "END"}
+
+
+def test_array_script_asks_for_what_the_config_says(tmp_path: Path) -> None:
+    cluster = _cluster()
+    text = _array_text(tmp_path / "jobs")
+    opts = _options(text)
+    assert {k: opts.get(k) for k in _asked(cluster)} == _asked(cluster)
+    # one task per shard, at most array_parallelism at once; each task gets its GPUs
+    assert opts["array"] == f"0-{N_TASKS - 1}%{cluster.array_parallelism}"
+    assert opts["gpus-per-node"] == str(cluster.gpus) and opts["nodes"] == "1"
+    assert "dependency" not in opts
+    # the checkpoint signal comes before the time limit kills the job
+    assert int(opts["signal"].split("@")[1]) < int(opts["time"]) * 60
     assert "\n# setup\nexport OMP_NUM_THREADS=2\n" in text
+    _check("array.sh", _normalise(text, tmp_path / "jobs"))
 
 
-def test_dependent_script_matches_golden(tmp_path: Path) -> None:
-    text = _normalise(_dependent_text(tmp_path / "jobs"), tmp_path / "jobs")
-    _check("dependent.sh", text)
-    assert "#SBATCH --dependency=afterany:{JOBID}\n" in text and "--array" not in text
-    assert "--gpus-per-node" not in text  # scoring runs on CPU: no GPU held idle
+def test_dependent_script_waits_for_the_whole_array_on_cpu(tmp_path: Path) -> None:
+    cluster = _cluster()
+    ex = with_dependency(make_executor(cluster, tmp_path / "jobs", name="mosebench-golden"), cluster,
+                         ["17_0", "17_1", "18_2"])
+    text = ex._make_submission_file_text(ex._submitit_command_str, "uid")
+    opts = _options(text)
+    assert opts["dependency"] == "afterany:17:18"  # every task of both arrays, whatever their outcome
+    assert "array" not in opts and "gpus-per-node" not in opts  # scoring runs on CPU: no GPU held idle
+    assert {k: opts.get(k) for k in _asked(cluster)} == _asked(cluster)
+    _check("dependent.sh", _normalise(_dependent_text(tmp_path / "jobs"), tmp_path / "jobs"))
 
 
 @pytest.mark.slurm
