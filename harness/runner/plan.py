@@ -178,6 +178,9 @@ def dataset_videos(ds: DatasetConfig, dataset: Any) -> tuple[str, ...]:
         names = tuple(ds.videos)
     if ds.max_videos > 0:
         names = names[: ds.max_videos]
+    from harness.data.checks import check_videos
+
+    check_videos(dataset, names)  # per-video folder problems, all at once, before any work
     return names
 
 
