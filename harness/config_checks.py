@@ -28,6 +28,7 @@ def check_values(cfg: ExperimentConfig) -> None:
     if not _DEVICE.fullmatch(cfg.device):
         raise ConfigError(f"device must be cpu, cuda, cuda:N or mps, got '{cfg.device}' (key 'device')")
     check_ranges(cfg, where="")
+    _check_results_folder(cfg.results)
     if cfg.run_id is not None and cfg.run_id != "":
         check_name(cfg.run_id, what="run_id", fix="a plain folder name such as run_id=baseline1")
     check_name(cfg.name, what="experiment name", fix="a plain name (key 'name')")
@@ -52,3 +53,17 @@ def check_values(cfg: ExperimentConfig) -> None:
 
 _MLFLOW_SCHEMES = ("sqlite", "file", "http", "https", "databricks", "databricks-uc", "uc", "postgresql", "mysql",
                    "mssql")
+
+
+def _check_results_folder(results: str) -> None:
+    """``results`` must be a folder or creatable as one (not a file, nor under a file)."""
+    from pathlib import Path
+
+    path = Path(results).expanduser()
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                what = "is a file" if p == path else f"is under {p}, which is a file"
+                raise ConfigError(f"results={results} {what}; results needs a folder (new or existing) that is "
+                                  "not inside a file")
+            return
