@@ -12,7 +12,6 @@ import numpy as np
 from harness.data.dataset import Dataset
 from harness.errors import DataError
 
-
 MIN_SCORED_GT = 3  # the MOSE / DAVIS scorers skip the first and last GT frame
 
 
