@@ -206,7 +206,7 @@ def test_annotation_folder_without_video(case) -> None:
 
 @pytest.mark.parametrize(("edit", "frag"), [
     (lambda d: d["videos"]["synth000"].update(height=0), "videos.synth000.height must be an integer >= 1"),
-    (lambda d: d["videos"].update({"..": d["videos"]["synth000"]}), "video '..'"),
+    (lambda d: d["videos"].update({"..": d["videos"]["synth000"]}), "video '..' is a relative path"),
 ])
 def test_meta_values(case, edit, frag: str) -> None:
     """B25: meta `height: 0` was accepted by the parser; B14: a video named `..`."""
