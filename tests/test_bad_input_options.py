@@ -198,3 +198,10 @@ def test_grabcut_errors_other_than_an_empty_model_are_raised() -> None:
 def test_good_values_still_load() -> None:
     cfg = load_experiment("smoke", ["cluster.poll_s=0.5", "dataset.synth-tiny.max_videos=2", "run_id=abc-1"])
     assert cfg.cluster.poll_s == 0.5 and cfg.dataset["synth-tiny"].max_videos == 2
+
+
+def test_retry_overrides_are_checked_before_any_work(tmp_path: Path) -> None:
+    """A bad retry override used to surface only when a failed shard was retried."""
+    res = _run(tmp_path, "method=flow", "retry.attempts=1", "retry.method_overrides={max_side: -2}")
+    refused(res, "retry.method_overrides.max_side must be >= 0, got -2")
+    _nothing_started(tmp_path)

@@ -100,6 +100,9 @@ def check_capabilities(cfg: ExperimentConfig, cells: tuple[Cell, ...]) -> None:
         raw = {k: v for k, v in (cfg.method.get(name) or {}).items() if k != "adapter"}
         cls = method_class(name, cfg)
         registry.build_config(cls, raw, where=f"method.{name}")  # types and ranges of every option
+        retry = retry_overrides_for(cls, dict(cfg.retry.method_overrides))
+        if retry:  # what a retry would run with, checked now rather than after a failed attempt
+            registry.build_config(cls, {**raw, **retry}, where="retry.method_overrides")
         missing = registry.default.missing_requirements(adapter_name(name, cfg.method.get(name)))
         if missing:
             raise MissingDependencyError(f"method '{name}' needs " + "; ".join(
