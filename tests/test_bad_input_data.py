@@ -163,8 +163,8 @@ def test_gt_ids_missing_from_the_meta(case, how: str) -> None:
         frag = "[42]"
     else:
         _meta(root, lambda d: d["videos"]["synth001"].update(objects={}))
-        frag = "synth001/00000.png holds object id(s)"
-    refused(_score(root), frag, "that the meta does not list")
+        frag = "synth001/00000.png contains object id(s)"
+    refused(_score(root), frag, "that meta.json does not list")
     _no_output(root)
     res = _run(root)
     assert res.rc != 0 and "does not list" in res.out + res.err

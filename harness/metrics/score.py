@@ -207,19 +207,11 @@ def plan(meta: str | os.PathLike | None, gt: str | os.PathLike, pred: str | os.P
 
 def _check_gt_ids(path: Path, objects: tuple[int, ...], protocol: str, video: str,
                   gt: np.ndarray | None = None) -> None:
-    """Raise when a GT mask holds ids the meta does not list (its pixels would count for no object)."""
-    if gt is None:
-        from harness.data.masks import read_label_png
+    """Raise when a GT mask holds ids the meta does not list (B22: they used to be ignored)."""
+    from harness.data.masks import check_gt_ids, read_label_png
 
-        gt = read_label_png(path, what="ground-truth mask")
-    known = np.zeros(256, dtype=bool)
-    known[[0, *objects]] = True
-    known[255] |= protocol == "davis"  # DAVIS: 255 is the void label
-    extra = np.flatnonzero((np.bincount(gt.ravel(), minlength=256) > 0) & ~known).tolist()
-    if extra:
-        raise DataError(f"ground-truth mask {path} holds object id(s) {extra} that the meta does not list for video "
-                        f"{video!r} (listed: {list(objects)}); those pixels would count for no object. Fix the meta "
-                        "or the mask (mosebench check-data lists every such mask)")
+    gt = read_label_png(path, what="ground-truth mask") if gt is None else gt
+    check_gt_ids(gt, objects, path, video, void=255 if protocol == "davis" else None)
 
 
 def _check_pred_root(pred_root: Path, names: list[str], all_names: set[str]) -> None:
