@@ -22,6 +22,7 @@ import numpy as np
 from adapters.prompt_masks import check_prompt, prompt_to_mask
 from harness.api import Capabilities, FrameResult, FrameSource, Method, Prompt, PromptKind, Session
 from harness.errors import ConfigError
+from harness.options import option
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,10 @@ class FlowConfig:
     side is at most this (0 = full resolution); ``boundary_band``: width in pixels of the band
     around each object's boundary where its fitted motion replaces the dense flow."""
 
-    preset: str = "medium"
-    grabcut_iters: int = 5
-    max_side: int = 480
-    boundary_band: int = 4
+    preset: str = option("medium", choices=("ultrafast", "fast", "medium"))
+    grabcut_iters: int = option(5, ge=1)
+    max_side: int = option(480, ge=0)
+    boundary_band: int = option(4, ge=0)
 
     def __post_init__(self) -> None:
         if self.preset not in ("ultrafast", "fast", "medium"):

@@ -52,6 +52,7 @@ from harness.api import (
     Session,
 )
 from harness.errors import ConfigError, DataError
+from harness.options import option
 from harness.timing import ModelTimer
 
 
@@ -70,18 +71,18 @@ class ProposalsConfig:
     ``boundary_band``: as the ``flow`` baseline (DIS preset, working resolution, propagation band).
     """
 
-    warmup: int = 4
-    repropose_every: int = 5
-    superpixel: int = 0
-    motion_z: float = 3.0
-    velocity_tol: float = 0.6
-    colour_dist: float = 10.0
-    merge_solidity: float = 0.9
-    min_area: float = 0.002
-    max_area: float = 0.4
-    preset: str = "medium"
-    max_side: int = 480
-    boundary_band: int = 4
+    warmup: int = option(4, ge=0)
+    repropose_every: int = option(5, ge=0)
+    superpixel: int = option(0, ge=0)
+    motion_z: float = option(3.0, ge=0)
+    velocity_tol: float = option(0.6, ge=0)
+    colour_dist: float = option(10.0, ge=0)
+    merge_solidity: float = option(0.9, gt=0, le=1)
+    min_area: float = option(0.002, ge=0, le=1)
+    max_area: float = option(0.4, gt=0, le=1)
+    preset: str = option("medium", choices=("ultrafast", "fast", "medium"))
+    max_side: int = option(480, ge=0)
+    boundary_band: int = option(4, ge=0)
 
     def __post_init__(self) -> None:
         if min(self.warmup, self.repropose_every, self.superpixel) < 0 or not 0 < self.merge_solidity <= 1:

@@ -57,10 +57,11 @@ def _grabcut(frame: np.ndarray, gc_mask: np.ndarray, iters: int) -> np.ndarray:
     cv2.setRNGSeed(0)
     try:
         cv2.grabCut(bgr, crop, None, bgd, fgd, iters, cv2.GC_INIT_WITH_MASK)
-    except cv2.error:
+    except cv2.error as exc:
         # GrabCut fails when one of the two models gets no sample (e.g. a box covering the
-        # whole frame): fall back to the hint itself.
-        pass
+        # whole frame): fall back to the hint itself. Any other error (a bad option) is raised.
+        if "Samples.empty()" not in str(exc):
+            raise
     out = np.zeros((h, w), dtype=bool)
     out[y0:y1, x0:x1] = (crop == cv2.GC_FGD) | (crop == cv2.GC_PR_FGD)
     return out

@@ -38,6 +38,7 @@ from harness.api import (
     Session,
 )
 from harness.errors import ConfigError, MissingDependencyError
+from harness.options import option
 from harness.timing import ModelTimer
 
 CHECKPOINTS_URL = "https://github.com/facebookresearch/sam2?tab=readme-ov-file#download-checkpoints"
@@ -69,18 +70,18 @@ class SAM2Config:
     size: str = "b+"
     ckpt: str | None = None
     random_init: bool = False
-    seed: int = 0
+    seed: int = option(0, ge=0)
     image_size: int | None = None
     use_all_masks: bool = False
     score_thresh: float = 0.0
     apply_postprocessing: bool = False
     autocast: str = "auto"
     prune_memory: bool = True
-    frame_cache: int = 2
+    frame_cache: int = option(2, ge=1)
     offload_state_to_cpu: bool = False
-    proposal_grid: int = 8
-    proposal_iou: float = 0.5
-    proposal_min_area: float = 0.0005
+    proposal_grid: int = option(8, ge=1)
+    proposal_iou: float = option(0.5, gt=0, le=1)
+    proposal_min_area: float = option(0.0005, ge=0, lt=1)
 
     def __post_init__(self) -> None:
         if self.size not in SIZES:

@@ -2,13 +2,36 @@
 
 A temp file in the same folder, then ``os.replace``: readers and resumed jobs see the old file or the
 new one, never half of one. A failed write removes its temp file.
+
+Files get the mode a plain ``open(path, "w")`` would give (``0o666`` less the process umask), not
+``mkstemp``'s private ``0o600``: predictions, scores and configs are meant to be read by teammates,
+an evaluation account or an MLflow server.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from pathlib import Path
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux ``/proc``); else
+    set-and-restore under a lock (other threads may create files in that instant)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, fsync: bool = False) -> None:
@@ -19,6 +42,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, fsync: bool = Fa
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), 0o666 & ~current_umask())  # mkstemp makes it 0600 whatever the umask
             fh.write(data)
             if fsync:
                 fh.flush()

@@ -18,41 +18,46 @@ Groups (``configs/<group>/<name>.yaml``): ``experiment``, ``method``, ``setting`
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any  # noqa: UP035 - OmegaConf needs typing generics
 
 from harness.errors import ConfigError
+from harness.options import check_ranges, option
 
 GROUPS = ("experiment", "method", "setting", "dataset", "cluster")
 RESERVED_METHOD_KEYS = ("defaults", "adapter")
+# Declared here (not imported) so that importing the config pulls in no numpy; tests check they
+# equal harness.data.dataset.LAYOUTS, harness.metrics.frame.PROTOCOLS, harness.runner.executors.EXECUTORS.
+LAYOUTS = ("mose", "davis")
+PROTOCOLS = ("mose", "davis")
+EXECUTORS = ("inline", "local", "slurm")
 
 
 @dataclass
 class SynthSpec:
     """How to generate a synthetic MOSE-like set when the dataset root is missing."""
 
-    videos: int = 4
-    frames: int = 12
-    height: int = 240
-    width: int = 320
-    seed: int = 0
-    annotate_every: int = 1
+    videos: int = option(4, ge=1)
+    frames: int = option(12, ge=2)
+    height: int = option(240, ge=32)
+    width: int = option(320, ge=32)
+    seed: int = option(0, ge=0)
+    annotate_every: int = option(1, ge=1)
 
 
 @dataclass
 class DatasetConfig:
     name: str = ""
-    layout: str = "mose"  # mose | davis
+    layout: str = option("mose", choices=LAYOUTS)
     root: str = ""
     meta: str | None = None
     split: str | None = None
     resolution: str = "480p"
-    protocol: str = "mose"  # scoring protocol passed to harness.metrics.score
+    protocol: str = option("mose", choices=PROTOCOLS)  # scoring protocol passed to harness.metrics.score
     videos: list[str] | None = None  # subset, in this order
-    max_videos: int = 0  # 0 = all
+    max_videos: int = option(0, ge=0)  # 0 = all
     synth: SynthSpec | None = None  # generate into `root` when missing
 
 
@@ -68,24 +73,24 @@ class ClusterConfig:
     """Where shards run. ``executor``: inline (in-process), local (submitit subprocesses), slurm."""
 
     name: str = "local"
-    executor: str = "local"
-    jobs: int = 2  # shards over the whole experiment when videos_per_shard == 0
-    videos_per_shard: int = 0  # > 0: each shard is one cell's chunk of this many videos
-    timeout_min: int = 120
+    executor: str = option("local", choices=EXECUTORS)
+    jobs: int = option(2, ge=1)  # shards over the whole experiment when videos_per_shard == 0
+    videos_per_shard: int = option(0, ge=0)  # > 0: each shard is one cell's chunk of this many videos
+    timeout_min: int = option(120, ge=1)
     partition: str | None = None
     account: str | None = None
     qos: str | None = None
     constraint: str | None = None
-    gpus: int = 0  # per node (per shard); local: GPUs per job (device=cuda implies at least 1)
+    gpus: int = option(0, ge=0)  # per node (per shard); local: GPUs per job (device=cuda implies at least 1)
     gpu_ids: list[int] = field(default_factory=list)  # local: GPUs to spread jobs over (default 0..)
-    cpus: int = 2  # per task
+    cpus: int = option(2, ge=1)  # per task
     mem: str | None = None  # e.g. "32G"
-    array_parallelism: int = 64
+    array_parallelism: int = option(64, ge=1)
     extra_sbatch: list[str] = field(default_factory=list)  # e.g. ["--exclusive", "--reservation=x"]
     setup: list[str] = field(default_factory=list)  # shell lines run before the job (module load ...)
-    signal_delay_s: int = 90
-    max_num_timeout: int = 3  # requeues after preemption/timeout
-    poll_s: float = 1.0
+    signal_delay_s: int = option(90, ge=0)
+    max_num_timeout: int = option(3, ge=0)  # requeues after preemption/timeout
+    poll_s: float = option(1.0, gt=0)
     folder: str | None = None  # submitit logs; default <run_dir>/jobs
 
 
@@ -101,7 +106,7 @@ class RetryConfig:
     """Failed shards are resubmitted up to ``attempts`` times, the method config updated with
     ``method_overrides`` (e.g. ``{offload_video_to_cpu: true}``) on each retry."""
 
-    attempts: int = 0
+    attempts: int = option(0, ge=0)
     method_overrides: dict[str, Any] = field(default_factory=dict)
 
 
@@ -126,7 +131,7 @@ class ExperimentConfig:
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
     retry: RetryConfig = field(default_factory=RetryConfig)
     device: str = "cpu"
-    writer_threads: int = 2  # background PNG writers per video (encoding releases the GIL)
+    writer_threads: int = option(2, ge=1)  # background PNG writers per video (encoding releases the GIL)
     plugins: list[str] = field(default_factory=list)  # modules / .py files with MOSEBENCH_ADAPTERS
     results: str = "results"
     run_id: str | None = None  # default: a hash of what determines the numbers
@@ -202,8 +207,25 @@ def merge_into(schema: Any, *layers: Mapping, where: str) -> Any:
             raise ConfigError(f"{where}: unknown key '{key}'; valid keys: {valid}") from None
         except OmegaConfBaseException as exc:
             msg = str(exc).splitlines()[0]
-            raise ConfigError(f"{where}: {msg} (key '{getattr(exc, 'full_key', '?')}')") from None
-    return OmegaConf.to_object(cfg)
+            raise ConfigError(f"{where}: {_type_message(exc, msg)}") from None
+    obj = OmegaConf.to_object(cfg)
+    try:
+        check_ranges(obj, where="")
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return obj
+
+
+def _type_message(exc: Exception, msg: str) -> str:
+    """OmegaConf's type error as "key K expects T, got V" (its own wording names internal node types)."""
+    key = getattr(exc, "full_key", None) or "?"
+    if "is not a ListConfig" in msg or "is not a list" in msg.lower():
+        hint = ""
+        if key.endswith(".videos") and key.startswith("dataset."):  # `dataset.synth.videos=8`
+            hint = (f"; it lists the videos to run (e.g. {key}=[name1,name2]); the synthetic set's size is "
+                    f"{key[:-len('videos')]}synth.videos")
+        return f"key '{key}' expects a list, got {getattr(exc, 'value', None)!r}{hint}"
+    return f"{msg} (key '{key}')"
 
 
 def _names(value: Any) -> list[str]:
@@ -267,8 +289,8 @@ def load_experiment(experiment: str = "demo", overrides: Sequence[str] = (), *,
     """Resolve an experiment: its YAML (+ defaults), the group YAMLs it names, then ``overrides``.
 
     Returns a fully typed :class:`ExperimentConfig` whose ``setting``/``dataset`` maps hold one
-    entry per name used by a cell. Method sub-configs stay mappings here; :func:`method_config`
-    types them against the method's ``Config`` class.
+    entry per name used by a cell. Method sub-configs stay mappings here;
+    :func:`harness.registry.build_config` types them against the method's ``Config`` class.
     """
     from omegaconf import OmegaConf
 
@@ -323,25 +345,16 @@ def load_experiment(experiment: str = "demo", overrides: Sequence[str] = (), *,
     if not top.cells:
         raise ConfigError(f"experiment '{top.name}' has no cells; list them as "
                           "cells: [{methods: [...], settings: [...], datasets: [...]}]")
+    for i, group in enumerate(top.cells):  # a group missing a list expands to nothing: say so
+        empty = [k for k in ("methods", "settings", "datasets") if not getattr(group, k)]
+        if empty:
+            raise ConfigError(f"experiment '{top.name}': cell group {i + 1} has no {' and no '.join(empty)}, so it "
+                              f"runs nothing; give it {', '.join(f'{k}: [...]' for k in empty)} (every cell group "
+                              "needs methods, settings and datasets)")
+    from harness.config_checks import check_values
+
     check_values(top)
     return top
-
-
-_DEVICE = re.compile(r"(cpu|mps|cuda(:\d+)?)")
-
-
-def check_values(cfg: ExperimentConfig) -> None:
-    """Refuse values the schema types cannot (a typo'd device, a negative count) before any work."""
-    if not _DEVICE.fullmatch(cfg.device):
-        raise ConfigError(f"device must be cpu, cuda, cuda:N or mps, got '{cfg.device}' (key 'device')")
-    c = cfg.cluster
-    for key, value, low in (("cluster.jobs", c.jobs, 1), ("cluster.videos_per_shard", c.videos_per_shard, 0),
-                            ("cluster.timeout_min", c.timeout_min, 1), ("cluster.gpus", c.gpus, 0),
-                            ("cluster.cpus", c.cpus, 1), ("cluster.array_parallelism", c.array_parallelism, 1),
-                            ("cluster.max_num_timeout", c.max_num_timeout, 0),
-                            ("retry.attempts", cfg.retry.attempts, 0), ("writer_threads", cfg.writer_threads, 1)):
-        if value < low:
-            raise ConfigError(f"{key} must be >= {low}, got {value}")
 
 
 def expand_cells(cfg: ExperimentConfig) -> tuple[Cell, ...]:
@@ -353,19 +366,6 @@ def expand_cells(cfg: ExperimentConfig) -> tuple[Cell, ...]:
                 for s in g.settings:
                     seen.setdefault(Cell(m, s, d), None)
     return tuple(seen)
-
-
-def method_config(method_cls: type, name: str, raw: Mapping[str, Any] | None,
-                  overrides: Mapping[str, Any] | None = None) -> Any:
-    """Type a method's sub-config against ``method_cls.Config`` (None when the class has none)."""
-    data = {k: v for k, v in (raw or {}).items() if k not in RESERVED_METHOD_KEYS}
-    schema = getattr(method_cls, "Config", None)
-    if schema is None or not is_dataclass(schema):
-        extra = {**data, **(overrides or {})}
-        if extra:
-            raise ConfigError(f"method '{name}' takes no options, got: {', '.join(sorted(extra))}")
-        return None
-    return merge_into(schema, data, dict(overrides or {}), where=f"method '{name}'")
 
 
 def adapter_name(name: str, raw: Mapping[str, Any] | None) -> str:

@@ -66,33 +66,32 @@ def _import_target(name: str, target: str) -> type:
 _RESERVED_KEYS = ("adapter", "defaults")  # method-YAML keys read by harness.config, not options
 
 
-def build_config(cls: type[Method], cfg: Any) -> Any:
-    """Turn ``cfg`` (None, a mapping or an instance) into ``cls.Config``; unknown keys are errors."""
+def build_config(cls: type[Method], cfg: Any, *, where: str | None = None) -> Any:
+    """Turn ``cfg`` (None, a mapping or an instance) into ``cls.Config``.
+
+    Every value is type-checked against the ``Config`` annotations and range-checked against the
+    bounds its fields declare (:mod:`harness.options`); unknown keys are errors. ``where``: the key
+    prefix the user wrote (``method.flow``), used in messages (default: the class name).
+    """
+    from harness.options import build, check_ranges
+
+    where = where or cls.__name__
     schema = getattr(cls, "Config", None)
     if schema is None or not dataclasses.is_dataclass(schema):
         if cfg and not isinstance(cfg, Mapping):
             return cfg
         cfg = {k: v for k, v in (cfg or {}).items() if k not in _RESERVED_KEYS}
         if cfg:
-            raise ConfigError(f"{cls.__name__} takes no options, got {sorted(cfg)}")
+            raise ConfigError(f"{where}: {cls.__name__} takes no options, got {sorted(cfg)}")
         return None
     if cfg is None:
         return schema()
     if isinstance(cfg, schema):
+        check_ranges(cfg, where=where)
         return cfg
     if not isinstance(cfg, Mapping):
-        raise ConfigError(f"{cls.__name__} options must be a mapping, got {type(cfg).__name__}")
-    known = [f.name for f in dataclasses.fields(schema)]
-    cfg = {k: v for k, v in cfg.items() if k not in _RESERVED_KEYS}
-    for key in cfg:
-        if key not in known:
-            hint = difflib.get_close_matches(str(key), known, n=1)
-            did = f"did you mean '{hint[0]}'? " if hint else ""
-            raise ConfigError(f"{cls.__name__}: unknown option '{key}'; {did}known: {', '.join(known)}")
-    try:
-        return schema(**dict(cfg))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{cls.__name__}: invalid options {dict(cfg)}: {exc}") from exc
+        raise ConfigError(f"{where}: {cls.__name__} options must be a mapping, got {type(cfg).__name__}")
+    return build(schema, {k: v for k, v in cfg.items() if k not in _RESERVED_KEYS}, where=where)
 
 
 class Registry:

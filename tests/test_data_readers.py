@@ -150,6 +150,7 @@ def test_irregular_numbering_and_split(tmp_path: Path) -> None:
     for i, stem in enumerate(["00000", "00005", "00010", "00012", "00017"]):
         write_jpeg(root / "JPEGImages" / "v" / f"{stem}.jpg", np.full((h, w, 3), i * 40, np.uint8))
     write_label_png(root / "Annotations" / "v" / "00000.png", blob(h, w, o3=(2, 2)))
+    (root / "meta.json").write_text('{"videos": {"v": {"objects": {"3": {}}}}}')  # MOSE layout needs its meta
     v = open_dataset(tmp_path, split="valid").video("v")
     assert v.frame_names[3] == "00012" and dict(v.objects) == {3: 0}
     with pytest.raises(DataError, match="split 'train'"):

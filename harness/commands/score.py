@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"WARNING: {s.n_missing} missing prediction frame(s) scored as empty"
               + (f" (missing videos: {', '.join(s.missing_videos)})" if s.missing_videos else ""))
     _warn_predictions(s.pred_warnings)
+    _warn_short_videos(Path(args.gt), args.videos)
     print(f"written to {args.out}")
     return 0
 
@@ -72,3 +73,18 @@ def _warn_predictions(checks: dict) -> None:
               f"{checks.get('unknown_ids')} that are not among their video's objects (the meta's, or the first "
               "GT frame's without --meta); those pixels count for no object (e.g. a 0/255 mask scores as an "
               "empty mask). Write each object's meta id" + where, file=sys.stderr)
+
+
+def _warn_short_videos(gt_root, videos) -> None:
+    """Name the videos whose objects count as 0 because they have fewer than 3 GT frames (B26)."""
+    import os
+
+    from harness.data.checks import MIN_SCORED_GT, short_video_note
+
+    names = sorted(videos) if videos else sorted(p.name for p in gt_root.iterdir()
+                                                 if p.is_dir() and not p.name.startswith("."))
+    short = [v for v in names if sum(n.endswith(".png") and not n.startswith(".")
+                                     for n in os.listdir(gt_root / v)) < MIN_SCORED_GT]
+    note = short_video_note(short)
+    if note:
+        print(note)

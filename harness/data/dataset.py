@@ -28,6 +28,7 @@ from pathlib import Path
 from harness.data.meta import Meta, ObjectMeta, VideoMeta, load_meta
 from harness.data.video import Video
 from harness.errors import DataError
+from harness.names import check_name
 
 LAYOUTS = ("mose", "davis")
 
@@ -145,7 +146,14 @@ class Dataset:
             raise DataError(f"video {name!r}: frame folder {image_dir} does not exist") from None
         if not jpgs:
             raise DataError(f"video {name!r}: no .jpg frames in {image_dir}")
-        ext = os.path.splitext(jpgs[0])[1]
+        exts = sorted({os.path.splitext(n)[1] for n in jpgs})
+        if len(exts) > 1:  # frame paths are stem + one extension: "00003.jpeg" among ".jpg" would go missing
+            odd = min(exts, key=lambda e: sum(n.endswith(e) for n in jpgs))
+            first = sorted(n for n in jpgs if n.endswith(odd))[0]
+            raise DataError(f"video {name!r}: {image_dir / first} has extension {odd!r} but other frames use "
+                            f"{', '.join(repr(e) for e in exts if e != odd)}; rename it so every frame has the same "
+                            "extension")
+        ext = exts[0]
         stems = sort_frame_names([os.path.splitext(n)[0] for n in jpgs])
         stray = [s for s in stems if not s.isdigit()]
         if stray and len(stray) < len(stems):
@@ -158,9 +166,14 @@ class Dataset:
         _check_no_gaps(stems, image_dir)
         index = {s: i for i, s in enumerate(stems)}
         try:
-            pngs = [os.path.splitext(n)[0] for n in _visible(os.listdir(ann_dir)) if n.endswith(".png")]
-        except FileNotFoundError:
-            pngs = []
+            listed = _visible(os.listdir(ann_dir))
+        except (FileNotFoundError, NotADirectoryError):
+            listed = []
+        odd_case = sorted(n for n in listed if n.lower().endswith(".png") and not n.endswith(".png"))
+        if odd_case:  # ignored by the official scorer's listing: the frame would count as missing
+            raise DataError(f"video {name!r}: ground-truth mask {ann_dir / odd_case[0]} ({len(odd_case)} such) "
+                            "has an upper-case extension; rename it to .png")
+        pngs = [os.path.splitext(n)[0] for n in listed if n.endswith(".png")]
         orphans = sorted(p for p in pngs if p not in index)
         stray_pngs = [p for p in orphans if not p.isdigit()] if all(s.isdigit() for s in stems) else []
         if stray_pngs:
@@ -240,15 +253,25 @@ def _open_mose(root: Path, meta_path: Path | None, split: str | None) -> Dataset
     image_root, ann_root = root / "JPEGImages", root / "Annotations"
     if not image_root.is_dir():
         raise DataError(f"{image_root} does not exist; a MOSE-layout dataset has JPEGImages/<video>/<frame>.jpg")
-    if meta_path is None and (root / "meta.json").is_file():
+    if meta_path is None:
         meta_path = root / "meta.json"
-    meta = load_meta(meta_path) if meta_path is not None else None
+        if not os.path.lexists(meta_path):
+            # without it each video's objects would be those of its first GT frame: objects that
+            # appear later (common in MOSEv2) would silently go unscored
+            raise DataError(f"{meta_path} does not exist; a MOSE-layout dataset lists every object (also those "
+                            "that appear after the first frame) in meta.json. Restore it from the dataset "
+                            "download, or pass another one (--meta PATH / dataset.<name>.meta=PATH)")
+    meta = load_meta(meta_path)
     folders = _folders(image_root)
     if meta is not None:
         missing = [v for v in meta.videos if v not in set(folders)]
         if missing:
-            raise DataError(f"meta.json disagrees with the folders: {meta_path} lists video {missing[0]!r} "
-                            f"({len(missing)} such) but {image_root / missing[0]} does not exist")
+            v = missing[0]
+            why = ("does not exist" if not os.path.lexists(image_root / v) else
+                   "is hidden (its name starts with '.'; mosebench skips such folders): rename the folder and "
+                   "its meta entry" if v.startswith(".") else "is not a folder")
+            raise DataError(f"meta.json disagrees with the folders: {meta_path} lists video {v!r} "
+                            f"({len(missing)} such) but {image_root / v} {why}")
         extra = [v for v in folders if v not in meta.videos]
         if extra:
             raise DataError(f"meta.json disagrees with the folders: {image_root / extra[0]} ({len(extra)} such) "
@@ -256,6 +279,11 @@ def _open_mose(root: Path, meta_path: Path | None, split: str | None) -> Dataset
         videos = tuple(meta.videos)
     else:
         videos = tuple(folders)
+    if ann_root.is_dir():
+        orphans = [v for v in _folders(ann_root) if v not in set(videos)]
+        if orphans:
+            raise DataError(f"{ann_root / orphans[0]} ({len(orphans)} such) holds ground truth of a video that is "
+                            f"neither in {meta_path} nor under {image_root}; remove the folder, or add the video")
     return Dataset(root=root, layout="mose", videos=videos, image_root=image_root, ann_root=ann_root,
                    meta=meta, meta_path=meta_path, attributes=load_attributes(root / "attributes.json"))
 
@@ -273,6 +301,10 @@ def _open_davis(root: Path, meta_path: Path | None, split: str | None, resolutio
         videos = tuple(ln.strip() for ln in split_file.read_text().splitlines() if ln.strip())
     except FileNotFoundError:
         raise DataError(f"DAVIS split file {split_file} does not exist (split={split!r})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"DAVIS split file {split_file} cannot be read ({exc}); re-download it") from None
+    for v in videos:
+        check_name(v, what=f"{split_file}: video", fix="fix the split file", error=DataError)
     missing = [v for v in videos if not (image_root / v).is_dir()]
     if missing:
         raise DataError(f"{split_file} lists video {missing[0]!r} ({len(missing)} such) but "

@@ -44,6 +44,11 @@ def decode_jpeg(path: str | os.PathLike, *, backend: str = "cv2") -> np.ndarray:
         data = path.read_bytes()
     except FileNotFoundError:
         raise DataError(f"frame {path} does not exist; the video folder is incomplete") from None
+    except IsADirectoryError:
+        raise DataError(f"frame {path} is a folder, not a JPEG file; replace it with the frame") from None
+    except OSError as exc:  # a symlink loop (ELOOP), no permission, an I/O error
+        raise DataError(f"frame {path} cannot be read ({exc.strerror or exc}); re-extract or re-download "
+                        "the video") from None
     _check_jpeg_bytes(data, path)
     if backend == "cv2":
         import cv2

@@ -71,6 +71,22 @@ def read_label_png(path: str | os.PathLike, *, expect_size: tuple[int, int] | No
     return arr
 
 
+def check_gt_ids(labels: np.ndarray, objects: tuple[int, ...] | list[int], path: str | os.PathLike, video: str,
+                 *, void: int | None = None) -> None:
+    """Raise :class:`DataError` when ground truth ``labels`` ``(H, W) uint8`` holds ids outside ``objects``
+    (the meta's list; ``void``: an id that is no object, 255 under DAVIS): those pixels would count for
+    no object, silently."""
+    known = np.zeros(256, dtype=bool)
+    known[[0, *objects]] = True
+    if void is not None:
+        known[void] = True
+    extra = np.flatnonzero((np.bincount(labels.ravel(), minlength=256) > 0) & ~known).tolist()
+    if extra:
+        raise DataError(f"ground-truth mask {path} contains object id(s) {extra} that meta.json does not list for video "
+                        f"{video!r} (listed: {list(objects)}); those pixels would count for no object. Fix the meta "
+                        "or the mask (mosebench check-data lists every such mask)")
+
+
 def encode_label_png(labels: np.ndarray) -> bytes:
     """Encode ``(H, W)`` integer ids (< 256) as palette-PNG bytes with the DAVIS palette."""
     import io

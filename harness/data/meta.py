@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import DataError
+from harness.names import check_name
 
 
 @dataclass(frozen=True)
@@ -78,12 +79,13 @@ class Meta:
         return {"videos": videos}
 
 
-def _int_field(path: Path, vid: str, entry: Mapping[str, Any], key: str) -> int | None:
+def _int_field(path: Path, vid: str, entry: Mapping[str, Any], key: str, low: int = 0) -> int | None:
     if key not in entry:
         return None
     value = entry[key]
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise DataError(f"{path}: videos.{vid}.{key} must be a non-negative integer, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        what = "a non-negative integer" if low == 0 else f"an integer >= {low}"
+        raise DataError(f"{path}: videos.{vid}.{key} must be {what}, got {value!r}")
     return value
 
 
@@ -95,6 +97,8 @@ def parse_meta(data: Any, path: Path | None = None) -> Meta:
     videos: dict[str, VideoMeta] = {}
     forms: set[str] = set()
     for vid, entry in data["videos"].items():
+        # video names become folder names (pred_dir / video, zip entries): no '..', '/', ...
+        check_name(vid, what=f"{where}: video", fix="fix the meta (wrong file?)", error=DataError)
         if not isinstance(entry, dict):
             raise DataError(f"{where}: videos.{vid} must be an object")
         raw_objects = entry.get("objects")
@@ -123,8 +127,8 @@ def parse_meta(data: Any, path: Path | None = None) -> Meta:
             name=str(vid),
             objects=dict(sorted(objects.items())),
             length=_int_field(where, vid, entry, "length"),
-            height=_int_field(where, vid, entry, "height"),
-            width=_int_field(where, vid, entry, "width"),
+            height=_int_field(where, vid, entry, "height", low=1),
+            width=_int_field(where, vid, entry, "width", low=1),
         )
     if len(forms) > 1:
         raise DataError(f"{where}: some objects list their 'frames' (YouTube-VOS form) and some do not; "
@@ -135,15 +139,37 @@ def parse_meta(data: Any, path: Path | None = None) -> Meta:
 def load_meta(path: str | os.PathLike) -> Meta:
     """Read and validate ``meta.json``."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"meta file {path} is a folder, not a file; pass the dataset's meta.json (--meta)")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise DataError(f"meta file {path} does not exist; pass the dataset's meta.json (--meta)") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"meta file {path} is not UTF-8 text ({exc}); it is not a meta.json, or it is "
+                        "corrupt: re-download it") from None
+    except OSError as exc:
+        raise DataError(f"meta file {path} cannot be read ({exc.strerror or exc}); check it") from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_no_duplicate_keys(path))
     except json.JSONDecodeError as exc:
         raise DataError(f"meta file {path} is not valid JSON ({exc}); re-download it") from None
     return parse_meta(data, path)
+
+
+def _no_duplicate_keys(path: Path):
+    """A JSON object hook refusing a key given twice (json keeps the last silently: a video listed
+    twice would lose one of its entries)."""
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in pairs:
+            if k in out:
+                raise DataError(f"meta file {path}: key {k!r} appears twice in one object (e.g. a video listed "
+                                "twice); keep one entry")
+            out[k] = v
+        return out
+
+    return hook
 
 
 def dump_meta_json(data: Mapping[str, Any]) -> bytes:

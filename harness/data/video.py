@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.data.frames import JpegFrames
-from harness.data.masks import read_label_png
+from harness.data.masks import check_gt_ids, read_label_png
 from harness.errors import DataError
 
 
@@ -102,13 +102,7 @@ class Video:
         path = self.gt_path(index)
         labels = read_label_png(path, expect_size=(self.height, self.width), what="ground-truth mask")
         if self.object_ids is not None:
-            present = np.flatnonzero(np.bincount(labels.ravel(), minlength=256))
-            unknown = sorted(set(present.tolist()) - {0} - set(self.object_ids))
-            if unknown:
-                raise DataError(
-                    f"ground-truth mask {path} contains object id(s) {unknown} that meta.json does not list "
-                    f"for video {self.name!r} (listed: {list(self.object_ids)}); fix meta.json or the mask"
-                )
+            check_gt_ids(labels, self.object_ids, path, self.name)
         return labels
 
     @property

@@ -45,6 +45,7 @@ class VideoJob:
     height: int
     width: int
     protocol: str
+    objects_from_meta: bool = False  # then a GT id outside ``objects`` is an error (B22), not ignored
 
 
 def _frame_key(name: str) -> tuple[int, int | str]:
@@ -174,8 +175,10 @@ def plan(meta: str | os.PathLike | None, gt: str | os.PathLike, pred: str | os.P
         else:
             missing = frozenset(scored)
             missing_videos.append(name)
+        if meta_obj is not None:  # the first GT frame is not scored: check its ids here
+            _check_gt_ids(gt_root / name / gt_names[0], objects, protocol, name)
         jobs.append(VideoJob(name, str(gt_root / name), str(pred_dir), scored, missing, objects,
-                             int(height), int(width), protocol))
+                             int(height), int(width), protocol, objects_from_meta=meta_obj is not None))
         infos[name] = VideoInfo(objects, int(height), int(width), len(gt_names),
                                 _video_frames(gt_root, name, gt_names))
     if len(missing_videos) == len(names):
@@ -200,6 +203,15 @@ def plan(meta: str | os.PathLike | None, gt: str | os.PathLike, pred: str | os.P
                           "scorer would silently score these as 0); rerun the method, or pass "
                           "--allow-missing to score missing predictions as empty masks.")
     return jobs, infos, tuple(missing_videos)
+
+
+def _check_gt_ids(path: Path, objects: tuple[int, ...], protocol: str, video: str,
+                  gt: np.ndarray | None = None) -> None:
+    """Raise when a GT mask holds ids the meta does not list (B22: they used to be ignored)."""
+    from harness.data.masks import check_gt_ids, read_label_png
+
+    gt = read_label_png(path, what="ground-truth mask") if gt is None else gt
+    check_gt_ids(gt, objects, path, video, void=255 if protocol == "davis" else None)
 
 
 def _check_pred_root(pred_root: Path, names: list[str], all_names: set[str]) -> None:
@@ -261,6 +273,8 @@ def score_video(job: VideoJob) -> dict[str, np.ndarray]:
                                           what="prediction")
             greyscale[t] = mode != "P"
         m = measure_frame(pred, gt, job.objects, job.protocol)
+        if job.objects_from_meta and gt.size and int(gt.max()) > top:  # cheap pass first
+            _check_gt_ids(Path(job.gt_dir) / f"{frame}.png", job.objects, job.protocol, job.name, gt)
         # foreign ids: pixels that no object counted (two cheap passes; the id histogram only then)
         if frame not in job.missing and pred.size and int(pred.max()) > top \
                 and np.count_nonzero(pred) > int(m.pred_area.sum()):

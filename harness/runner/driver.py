@@ -69,7 +69,18 @@ def save_run_config(run: RunDir, cfg: ExperimentConfig) -> None:
 def _config_doc(run: RunDir) -> dict:
     from omegaconf import OmegaConf
 
-    return OmegaConf.to_container(OmegaConf.load(run.config))
+    try:
+        doc = OmegaConf.to_container(OmegaConf.load(run.config))
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # YAML syntax errors, a folder, not UTF-8
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{run.config} is corrupt ({first}); delete it and start the run again with the same "
+                          "`mosebench run` command (finished videos are kept)") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("experiment"), dict):
+        raise ConfigError(f"{run.config} holds no 'experiment' mapping (corrupt or not a mosebench run config); "
+                          "delete it and start the run again with the same `mosebench run` command")
+    return doc
 
 
 def load_run_config(run: RunDir) -> ExperimentConfig:

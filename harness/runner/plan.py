@@ -63,7 +63,7 @@ def retry_overrides_for(cls: type, overrides: dict) -> dict:
 def make_setting(cfg: ExperimentConfig, name: str) -> Setting:
     """Instantiate a setting with its seed and typed options."""
     from harness import settings
-    from harness.config import merge_into
+    from harness.options import build
 
     scfg = cfg.setting[name]
     cls = settings.get(name)
@@ -72,7 +72,7 @@ def make_setting(cfg: ExperimentConfig, name: str) -> Setting:
         if scfg.options:
             raise ConfigError(f"setting '{name}' takes no options, got: {', '.join(sorted(scfg.options))}")
         return cls(seed=scfg.seed)
-    return cls(seed=scfg.seed, cfg=merge_into(schema, dict(scfg.options), where=f"setting.{name}.options"))
+    return cls(seed=scfg.seed, cfg=build(schema, dict(scfg.options), where=f"setting.{name}.options"))
 
 
 def qualifying_methods(setting: Setting) -> list[str]:
@@ -99,10 +99,10 @@ def check_capabilities(cfg: ExperimentConfig, cells: tuple[Cell, ...]) -> None:
     for name in sorted({c.method for c in cells}):  # option errors before any work, too
         raw = {k: v for k, v in (cfg.method.get(name) or {}).items() if k != "adapter"}
         cls = method_class(name, cfg)
-        try:
-            registry.build_config(cls, raw)
-        except ConfigError as exc:  # name the key the user wrote, not only the adapter class
-            raise ConfigError(f"method.{name}: {exc}") from exc
+        registry.build_config(cls, raw, where=f"method.{name}")  # types and ranges of every option
+        retry = retry_overrides_for(cls, dict(cfg.retry.method_overrides))
+        if retry:  # what a retry would run with, checked now rather than after a failed attempt
+            registry.build_config(cls, {**raw, **retry}, where="retry.method_overrides")
         missing = registry.default.missing_requirements(adapter_name(name, cfg.method.get(name)))
         if missing:
             raise MissingDependencyError(f"method '{name}' needs " + "; ".join(
@@ -181,6 +181,9 @@ def dataset_videos(ds: DatasetConfig, dataset: Any) -> tuple[str, ...]:
         names = tuple(ds.videos)
     if ds.max_videos > 0:
         names = names[: ds.max_videos]
+    from harness.data.checks import check_videos
+
+    check_videos(dataset, names)  # per-video folder problems, all at once, before any work
     return names
 
 

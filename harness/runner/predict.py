@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.errors import MosebenchError
 from harness.runner.plan import Shard
 from harness.runner.rundir import DONE, FAILED, CellDir, RunDir, append_line, write_json
 
@@ -190,8 +191,12 @@ def run_shard(run_dir: str | os.PathLike, shard: Shard, *, method_overrides: Map
                                                      "traceback": tb, "job": _job_id(), "attempt": attempt,
                                                      "finished_at": time.time()})
                 failed.append(f"{item.cell}/{v}")
-                tracebacks.append(f"--- {item.cell}/{v} ---\n" + "".join(tb.splitlines(True)[-15:]))
-                print(f"[mosebench] {item.cell}/{v} failed:\n{tb}", flush=True)
+                if isinstance(exc, MosebenchError):  # bad input: its message says it all (traceback in the record)
+                    tracebacks.append(f"--- {item.cell}/{v}: {exc}")
+                    print(f"[mosebench] {item.cell}/{v} failed: {exc}", flush=True)
+                else:
+                    tracebacks.append(f"--- {item.cell}/{v} ---\n" + "".join(tb.splitlines(True)[-15:]))
+                    print(f"[mosebench] {item.cell}/{v} failed:\n{tb}", flush=True)
             if bar is not None:
                 bar.update(1)
         del method

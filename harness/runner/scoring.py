@@ -29,6 +29,11 @@ def _vos(dataset: Any, dcfg: Any, videos: list[str], pred: Path, out: Path) -> d
     # a worker pool costs seconds to start: worth it only for real datasets
     jobs = 1 if frames <= SMALL_CELL_FRAMES else 0
     summary = score(dataset.meta_path, gt_root, pred, out, protocol=dcfg.protocol, videos=videos, jobs=jobs)
+    from harness.data.checks import MIN_SCORED_GT, short_video_note
+
+    note = short_video_note([v for v in videos if len(dataset.video(v).annotated) < MIN_SCORED_GT])
+    if note:  # official behaviour, kept; but a silent 0 looks like a method failure
+        print(f"{dataset.root}: {note}", flush=True)
     d = summary.as_dict()
     return {"metrics": _numbers(d), "n_objects": d.get("n_objects")}
 

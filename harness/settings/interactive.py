@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from harness.api import FrameResult, PromptKind
+from harness.options import check_ranges, option
 from harness.settings import _drive
 from harness.settings.base import Emit, Requirements, Setting, SettingOutcome
 from harness.settings.robot import RobotConfig
@@ -51,29 +52,18 @@ if TYPE_CHECKING:
 class InteractiveConfig:
     """Options of the interactive setting (DAVIS 2019 values by default)."""
 
-    max_interactions: int = 8
-    seconds_per_object_interaction: float = 30.0
-    time_threshold_s: float = 60.0
+    max_interactions: int = option(8, ge=1)
+    seconds_per_object_interaction: float = option(30.0, gt=0)
+    time_threshold_s: float = option(60.0, gt=0)
     enforce_time_budget: bool = True
-    protocol: str = "mose"
-    robot_kernel_fraction: float = 0.2
-    robot_max_kernel_radius: float = 16.0
-    robot_min_nodes: int = 4
-    robot_max_grid: int = 192
+    protocol: str = option("mose", choices=("mose", "davis"))
+    robot_kernel_fraction: float = option(0.2, ge=0, lt=1)
+    robot_max_kernel_radius: float = option(16.0, gt=0)
+    robot_min_nodes: int = option(4, ge=1)
+    robot_max_grid: int = option(192, ge=1)
 
-    def __post_init__(self) -> None:
-        from harness.errors import ConfigError
-
-        if self.max_interactions < 1:
-            raise ConfigError(f"setting.interactive.max_interactions must be >= 1, got {self.max_interactions}")
-        if self.seconds_per_object_interaction <= 0:
-            raise ConfigError("setting.interactive.seconds_per_object_interaction must be > 0, got "
-                              f"{self.seconds_per_object_interaction}")
-        if self.protocol not in ("mose", "davis"):
-            raise ConfigError(f"setting.interactive.protocol must be mose | davis, got {self.protocol!r}")
-        if not 0 <= self.robot_kernel_fraction < 1:
-            raise ConfigError("setting.interactive.robot_kernel_fraction must be in [0, 1), got "
-                              f"{self.robot_kernel_fraction}")
+    def __post_init__(self) -> None:  # also when built in code, not only from a config
+        check_ranges(self, where="setting.interactive.options")
 
     @property
     def robot(self) -> RobotConfig:
