@@ -65,7 +65,7 @@ def log_run(run: RunDir, cfg: ExperimentConfig, *, uri: str | None = None) -> li
     from mlflow.entities import Metric, Param
     from mlflow.tracking import MlflowClient
 
-    from harness.runner.driver import load_provenance, run_cells
+    from harness.runner.rundir import load_provenance, run_cells
 
     # Fail fast on an unreachable server instead of MLflow's minutes of retries (users may override).
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
