@@ -197,3 +197,22 @@ def test_a_checkpoint_named_by_an_option_is_part_of_the_code(tmp_path: Path) -> 
     assert [k for k, _ in before] == ["ckpt"] and "size=10" in before[0][1]
     weights.write_bytes(b"y" * 11)
     assert option_files(Cfg()) != before
+
+
+def test_synthetic_default_folder_is_not_shared_by_other_generation_options(tmp_path: Path) -> None:
+    """Regression B1: every config of dataset `synth` shared results/data/synth, and one with another
+    seed regenerated it under a run in progress."""
+    from harness.runner.driver import prepare
+    from harness.runner.plan import SYNTH_SPEC
+
+    base = ["experiment=smoke", f"results={tmp_path / 'results'}"]
+    a = load_experiment("smoke", base[1:])
+    b = load_experiment("smoke", [*base[1:], "dataset.synth-tiny.synth.seed=7"])
+    root_a, root_b = Path(a.dataset["synth-tiny"].root), Path(b.dataset["synth-tiny"].root)
+    assert root_a != root_b and root_a.parent == root_b.parent == tmp_path / "results" / "data"
+    assert load_experiment("smoke", base[1:]).dataset["synth-tiny"].root == str(root_a)  # stable
+    prepare(a)
+    before = {p: p.stat().st_mtime_ns for p in root_a.rglob("*")}
+    prepare(b)
+    assert {p: p.stat().st_mtime_ns for p in root_a.rglob("*")} == before
+    assert json.loads((root_b / SYNTH_SPEC).read_text())["seed"] == 7
