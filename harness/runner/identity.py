@@ -242,13 +242,13 @@ def option_files(typed_cfg: Any) -> Pairs:
 def code_identity(cls: type, typed_cfg: Any, plugins: Iterable[str], git: tuple[str, str]) -> CodeIdentity:
     """The :class:`CodeIdentity` of method class ``cls`` configured by ``typed_cfg``; ``git`` from
     :func:`git_state` (computed once per process step, it runs two subprocesses)."""
-    sources = {}
+    sources = {}  # absolute paths: a shard anchored elsewhere names the same files the same way
     for p in plugins:
         f = plugin_file(p)
-        sources[f or p] = file_sha1(f) if f else "unresolved"
+        sources[str(Path(f).resolve()) if f else p] = file_sha1(f) if f else "unresolved"
     f = _class_file(cls)
     if f:
-        sources[f] = file_sha1(f)
+        sources[str(Path(f).resolve())] = file_sha1(f)
     return CodeIdentity(git[0], git[1], tuple(sorted(sources.items())), method_packages(cls), option_files(typed_cfg))
 
 
