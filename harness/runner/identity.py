@@ -2,7 +2,7 @@
 rerun, resume and shard start, stored in every per-video record and tagged on every MLflow run.
 
 Code (:class:`CodeIdentity`): the git commit of the mosebench source tree and a hash of the
-uncommitted changes to its tracked files; the SHA-1 of the method's adapter module and of every
+uncommitted changes to its tracked Python files; the SHA-1 of the method's adapter module and of every
 ``--plugin`` file; the versions of the method's packages (its adapter's distribution, its
 ``requires``, mosebench); size and mtime of every file a method option names (a checkpoint).
 
@@ -55,7 +55,7 @@ class CodeIdentity:
     """The code that predicts one method's videos (all fields are strings or (key, value) pairs)."""
 
     commit: str  # git HEAD of the mosebench tree, "unknown" outside git
-    diff: str  # SHA-1 of `git diff HEAD` (tracked files), "" when clean
+    diff: str  # SHA-1 of `git diff HEAD -- *.py` (tracked Python files), "" when clean
     sources: Pairs  # (adapter module file or --plugin file, SHA-1)
     packages: Pairs  # (distribution, version)
     files: Pairs  # (method option, "size=N mtime_ns=T") of files the method's options name
@@ -70,7 +70,8 @@ class CodeIdentity:
         if self.commit != new.commit:
             out.append(f"git commit {self.commit[:12]} -> {new.commit[:12]}")
         if self.diff != new.diff:
-            out.append(f"uncommitted changes to tracked files ({self.diff[:8] or 'none'} -> {new.diff[:8] or 'none'})")
+            out.append(f"uncommitted changes to tracked Python files "
+                       f"({self.diff[:8] or 'none'} -> {new.diff[:8] or 'none'})")
         out += _pair_changes("source file", self.sources, new.sources)
         out += _pair_changes("package", self.packages, new.packages)
         out += _pair_changes("file of option", self.files, new.files)
@@ -163,14 +164,16 @@ def _pair_changes(what: str, old: Pairs, new: Pairs) -> list[str]:
 # -- code ------------------------------------------------------------------------------------------
 
 def git_state(src: str | os.PathLike | None = None) -> tuple[str, str]:
-    """(HEAD commit or "unknown", SHA-1 of `git diff HEAD` or "") of the mosebench source tree."""
+    """(HEAD commit or "unknown", SHA-1 of `git diff HEAD` of the tracked Python files or "") of
+    the mosebench source tree. Only ``*.py`` changes count: an edited README cannot change a number,
+    and would otherwise fail every shard still queued."""
     src = Path(src) if src else Path(__file__).resolve().parents[2]
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=src, capture_output=True, text=True,
                              timeout=30).stdout.strip()
         if not sha:
             return "unknown", ""
-        diff = subprocess.run(["git", "diff", "HEAD", "--no-ext-diff", "--no-color", "--binary"], cwd=src,
+        diff = subprocess.run(["git", "diff", "HEAD", "--no-ext-diff", "--no-color", "--", "*.py"], cwd=src,
                               capture_output=True, timeout=60).stdout
         return sha, _sha1(diff) if diff else ""
     except (OSError, subprocess.SubprocessError):

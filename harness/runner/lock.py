@@ -147,6 +147,9 @@ class RunLock:
             if owner is None:
                 continue  # released meanwhile
             why = stale_reason(self.path, owner)
+            if why is None and not owner:  # its creator is writing the record: look again
+                time.sleep(0.05)
+                continue
             if why is None:
                 raise RunLocked(
                     f"{self.root} is being driven by another mosebench ({describe(owner, self.path)}); only one "
