@@ -58,7 +58,7 @@ class DatasetConfig:
     protocol: str = option("mose", choices=PROTOCOLS)  # scoring protocol passed to harness.metrics.score
     videos: list[str] | None = None  # subset, in this order
     max_videos: int = option(0, ge=0)  # 0 = all
-    synth: SynthSpec | None = None  # generate into `root` when missing
+    synth: SynthSpec | None = None  # generate into `root` when missing (no root: one derived from the spec)
 
 
 @dataclass
@@ -354,7 +354,21 @@ def load_experiment(experiment: str = "demo", overrides: Sequence[str] = (), *,
     from harness.config_checks import check_values
 
     check_values(top)
-    return top
+    return derive_synth_roots(top)
+
+
+def derive_synth_roots(cfg: ExperimentConfig) -> ExperimentConfig:
+    """A synthetic dataset without a ``root`` lives in ``<results>/data/<name>-<hash of its spec>``:
+    configs with other generation options never share (and regenerate) one folder."""
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    for name, ds in cfg.dataset.items():
+        if ds.synth is not None and not ds.root:
+            spec = hashlib.sha1(json.dumps(asdict(ds.synth), sort_keys=True).encode()).hexdigest()[:10]
+            ds.root = str(Path(cfg.results) / "data" / f"{name}-{spec}")
+    return cfg
 
 
 def expand_cells(cfg: ExperimentConfig) -> tuple[Cell, ...]:

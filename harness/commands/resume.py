@@ -12,6 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="execution options only: cluster=NAME, cluster.*, retry.*, mlflow.*, progress")
     parser.add_argument("--config-dir", default=None, help="configs folder (for cluster=NAME)")
+    parser.add_argument("--force", action="store_true",
+                        help="redo every video with the code and data as they are now (after a change of either)")
     parser.add_argument("--quiet", action="store_true")
 
 
@@ -24,8 +26,8 @@ def run(args: argparse.Namespace) -> int:
     from harness.commands.run import print_outcome
     from harness.config import config_dir, load_group_yaml
     from harness.errors import ConfigError
-    from harness.runner.driver import load_run_config, resume
-    from harness.runner.rundir import RunDir
+    from harness.runner.driver import resume
+    from harness.runner.rundir import RunDir, load_run_config
 
     over: dict = {}
     dot = []
@@ -41,6 +43,6 @@ def run(args: argparse.Namespace) -> int:
             dot.append(item)
     if dot:
         over = OmegaConf.to_container(OmegaConf.merge(over, OmegaConf.from_dotlist(dot)))
-    outcome = resume(args.run_dir, over or None, quiet=args.quiet)
+    outcome = resume(args.run_dir, over or None, quiet=args.quiet, force=args.force)
     print_outcome(outcome, load_run_config(RunDir.open(args.run_dir)))
     return 1 if outcome.failures or outcome.incomplete else 0

@@ -41,6 +41,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"MLflow logging pending ({st['mlflow_pending']}); run: mosebench log {st['run_dir']}")
     todo = sum(len(c["failed"]) + len(c["missing"]) for c in st["cells"])
     unscored = sum(1 for c in st["cells"] if c.get("score_error"))
-    done = "complete" if not unscored else f"all videos predicted; scoring failed in {unscored} cell(s) (above)"
+    unscored_ok = sum(1 for c in st["cells"] if not c["scored"] and not c.get("score_error"))
+    done = ("complete" if st["cells"] and not unscored and not unscored_ok
+            else f"all videos predicted; scoring failed in {unscored} cell(s) (above)" if unscored
+            else f"all videos predicted; {unscored_ok} cell(s) not scored yet: mosebench resume {st['run_dir']}")
     print(f"{done if not todo else f'{todo} video(s) to do: mosebench resume ' + st['run_dir']}")
     return 0

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from harness.config import Cell, ExperimentConfig
-from harness.runner.rundir import DONE, RunDir, read_json, write_json
+from harness.runner.rundir import DONE, RunDir, check_records, read_json, write_json
 
 GIB = float(1 << 30)
 SPEED_METRICS = ("fps", "fps_after_warmup", "fps_video_p10", "fps_video_median", "fps_video_p90", "harness_fps",
@@ -91,6 +91,7 @@ def aggregate_cell(run: RunDir, cfg: ExperimentConfig, cell: Cell, *, force: boo
         return None
     cdir = run.cell(cell.name)
     records = {v: cdir.record(v) for v in prog["done"]}
+    check_records(run, cell.name, records)  # never score records of other code or data together
     digest = _digest(records)
     old = read_json(cdir.summary)
     if old and old.get("records_digest") == digest and not force:
@@ -127,7 +128,7 @@ def aggregate_run(run_dir: str | os.PathLike, *, log_mlflow: bool = True, force:
 
     Returns ``{"summaries": [...], "incomplete": [cell names], "mlflow": status string}``.
     """
-    from harness.runner.driver import load_run_config, run_cells
+    from harness.runner.rundir import load_run_config, run_cells
 
     run = RunDir.open(run_dir)
     cfg = load_run_config(run)

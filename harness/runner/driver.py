@@ -16,17 +16,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.config import Cell, ExperimentConfig, merge_into, to_plain
+from harness.config import ExperimentConfig, merge_into, to_plain
 from harness.errors import ConfigError
-from harness.runner.plan import (
-    check_capabilities,
-    dataset_videos,
-    ensure_dataset,
-    open_dataset,
-    plan_shards,
-    resolve_cells,
+from harness.runner.identity import IdentityChanged
+from harness.runner.lock import RunLock
+from harness.runner.plan import Planned, plan_run, plan_shards
+from harness.runner.rundir import (
+    DONE,
+    RunDir,
+    cell_identity,
+    clean_driver_temp,
+    load_run_config,
+    read_json,
+    renew_provenance,
+    run_cells,
+    save_run_config,
+    write_json,
 )
-from harness.runner.rundir import RunDir, provenance, read_json, write_json
 
 # Keys that do not change the numbers: a run resumed with another cluster is the same run.
 _VOLATILE = ("cluster", "mlflow", "retry", "force", "progress", "run_id", "description", "results",
@@ -57,90 +63,58 @@ def run_dir_for(cfg: ExperimentConfig) -> RunDir:
     return RunDir(Path(cfg.results) / "runs" / cfg.name / run_id_for(cfg))
 
 
-def save_run_config(run: RunDir, cfg: ExperimentConfig) -> None:
-    from omegaconf import OmegaConf
-
-    from harness.atomic import atomic_write_text
-
-    doc = {"experiment": to_plain(cfg), "provenance": {**provenance(), "cwd": os.getcwd()}}
-    atomic_write_text(run.config, OmegaConf.to_yaml(OmegaConf.create(doc)))
-
-
-def _config_doc(run: RunDir) -> dict:
-    from omegaconf import OmegaConf
-
-    try:
-        doc = OmegaConf.to_container(OmegaConf.load(run.config))
-    except FileNotFoundError:
-        raise
-    except Exception as exc:  # YAML syntax errors, a folder, not UTF-8
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"{run.config} is corrupt ({first}); delete it and start the run again with the same "
-                          "`mosebench run` command (finished videos are kept)") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("experiment"), dict):
-        raise ConfigError(f"{run.config} holds no 'experiment' mapping (corrupt or not a mosebench run config); "
-                          "delete it and start the run again with the same `mosebench run` command")
-    return doc
-
-
-def load_run_config(run: RunDir) -> ExperimentConfig:
-    """The run's resolved config; its method plugins are registered as a side effect."""
-    from harness.runner.plan import load_plugins
-
-    doc = _config_doc(run)
-    raw = doc["experiment"]
-    cwd = (doc.get("provenance") or {}).get("cwd")
-    if cwd and Path(cwd) != Path.cwd() and Path(cwd).is_dir():  # (not visible here: keep relative)
-        raw = _anchor_paths(raw, Path(cwd))
-    cfg = merge_into(ExperimentConfig, raw, where=str(run.config))
-    load_plugins(cfg)
-    return cfg
+def check_identity(run: RunDir, planned: Planned) -> None:
+    """Refuse (:class:`IdentityChanged`, exit 2) to continue or reuse ``run`` when the code or data
+    now differ from what its plan (or, without one, its records) says made its predictions."""
+    problems = []
+    for cell in planned.cells:
+        new = planned.identities[cell.name]
+        old = cell_identity(run, cell.name) if run.plan.is_file() else None
+        if old is not None:
+            problems += [f"{cell.name}: {c}" for c in old.changes(new)]
+            continue
+        cdir = run.cell(cell.name)
+        bad = []  # no identity in the plan (no plan yet, or a run from before identities): the records
+        for rec_path in sorted(cdir.records.glob("*.json")) if cdir.records.is_dir() else ():
+            rec = cdir.record(rec_path.stem) or {}
+            if rec.get("status") != DONE:
+                continue  # redone anyway
+            ident = rec.get("identity") or {}
+            if ident.get("code") != new.code.digest or ident.get("data") != new.data.video(rec_path.stem):
+                bad.append(rec_path.stem)
+        if bad:
+            problems.append(f"{cell.name}: {len(bad)} record(s) made by other (or unrecorded) code or data: "
+                            f"{', '.join(bad[:5])}")
+    if problems:
+        raise IdentityChanged(
+            f"{run.root}: the code or data differ from what made this run's predictions, and mosebench never "
+            "mixes them:\n  " + "\n  ".join(problems[:20]) + "\nTo predict with the code and data as they are "
+            "now: rerun with --force (`mosebench run ... --force` or `mosebench resume --force RUN_DIR` redoes "
+            "every video of this run), or start a separate run with run_id=NEW_NAME (this one stays as it is). "
+            "To finish this run as it was, restore the old code and data.")
 
 
-def _anchor_paths(raw: dict, base: Path) -> dict:
-    """Relative paths of a run's config made absolute against the directory it was started in,
-    so `mosebench resume/status/log/ui RUN_DIR` work from anywhere (same data, same MLflow store)."""
-    def anchor(p: Any) -> Any:
-        return str(base / p) if isinstance(p, str) and p and not Path(p).expanduser().is_absolute() else p
-
-    raw = dict(raw)
-    for key in ("results",):
-        raw[key] = anchor(raw.get(key))
-    raw["dataset"] = {name: {**ds, "root": anchor(ds.get("root")), "meta": anchor(ds.get("meta"))}
-                      for name, ds in (raw.get("dataset") or {}).items()}
-    raw["plugins"] = [anchor(p) if str(p).endswith(".py") else p for p in raw.get("plugins") or []]
-    if isinstance(raw.get("cluster"), dict) and raw["cluster"].get("folder"):
-        raw["cluster"] = {**raw["cluster"], "folder": anchor(raw["cluster"]["folder"])}
-    return raw
-
-
-def load_provenance(run: RunDir) -> dict:
-    return _config_doc(run).get("provenance", {})
-
-
-def run_cells(run: RunDir) -> tuple[Cell, ...]:
-    plan = read_json(run.plan, {}) or {}
-    return tuple(Cell(c["method"], c["setting"], c["dataset"]) for c in plan.get("cells", {}).values())
-
-
-def prepare(cfg: ExperimentConfig) -> RunDir:
-    """Check capabilities, make datasets, write config.yaml and plan.json. Returns the run dir."""
-    cells = resolve_cells(cfg)
-    check_capabilities(cfg, cells)
-    videos: dict[str, tuple[str, ...]] = {}
-    for name in sorted({c.dataset for c in cells}):
-        ds = cfg.dataset[name]
-        ensure_dataset(ds)
-        videos[name] = dataset_videos(ds, open_dataset(ds))
-    run = run_dir_for(cfg)
-    if run.config.is_file() and _identity(load_run_config(run)) != _identity(cfg):
+def prepare(cfg: ExperimentConfig, *, run: RunDir | None = None, force: bool = False,
+            planned: Planned | None = None, resuming: bool = False) -> RunDir:
+    """Check capabilities, make datasets, check code and data identity against an existing run,
+    write config.yaml (``resuming``: keep it, renew only a forced run's provenance) and plan.json.
+    Returns the run dir. Callers hold the run's lock."""
+    planned = planned or plan_run(cfg)
+    run = run or run_dir_for(cfg)
+    existing = run.config.is_file()
+    if existing and _identity(load_run_config(run)) != _identity(cfg):
         raise ConfigError(f"{run.root} holds a run with a different configuration (cells, method, setting "
                           f"or dataset options, device); pick another run_id, or drop run_id to get one "
                           f"derived from the configuration")
+    if existing and not force:
+        check_identity(run, planned)
     run.root.mkdir(parents=True, exist_ok=True)
-    save_run_config(run, cfg)
-    write_json(run.plan, {"cells": {c.name: {"method": c.method, "setting": c.setting, "dataset": c.dataset,
-                                             "videos": list(videos[c.dataset])} for c in cells}})
+    clean_driver_temp(run)
+    if not resuming:
+        save_run_config(run, cfg, keep_provenance=existing and not force)
+    elif force:
+        renew_provenance(run)
+    write_json(run.plan, planned.plan_json())
     return run
 
 
@@ -308,18 +282,26 @@ def execute(run: RunDir, cfg: ExperimentConfig, *, force_before: float | None = 
 
 
 def run_experiment(cfg: ExperimentConfig, *, quiet: bool = False, score: bool = True) -> RunOutcome:
-    """``mosebench run``: prepare the run directory, then :func:`execute`."""
-    run = prepare(cfg)
-    if not quiet:
-        print(f"run directory: {run.root}", flush=True)
-    return execute(run, cfg, force_before=time.time() if cfg.force else None, quiet=quiet, score=score)
+    """``mosebench run``: check and plan (nothing written), take the run's lock, prepare the run
+    directory, then :func:`execute`."""
+    planned = plan_run(cfg)
+    run = run_dir_for(cfg)
+    with RunLock(run.root):
+        prepare(cfg, run=run, force=cfg.force, planned=planned)
+        if not quiet:
+            print(f"run directory: {run.root}", flush=True)
+        return execute(run, cfg, force_before=time.time() if cfg.force else None, quiet=quiet, score=score)
 
 
 def resume(run_dir: str | os.PathLike, overrides: dict[str, Any] | None = None, *,
-           quiet: bool = False) -> RunOutcome:
-    """``mosebench resume RUN_DIR``: continue a run from its directory alone."""
+           quiet: bool = False, force: bool = False) -> RunOutcome:
+    """``mosebench resume RUN_DIR``: continue a run from its directory alone. Its plan is made
+    again (a driver killed before writing it left none) and checked against the run's code and
+    data identity; ``force`` redoes every video with the code and data as they are now."""
     run = RunDir.open(run_dir)
-    cfg = load_run_config(run)
-    if overrides:
-        cfg = merge_into(ExperimentConfig, to_plain(cfg), overrides, where="resume overrides")
-    return execute(run, cfg, quiet=quiet)
+    with RunLock(run.root):
+        cfg = load_run_config(run)
+        if overrides:
+            cfg = merge_into(ExperimentConfig, to_plain(cfg), overrides, where="resume overrides")
+        prepare(cfg, run=run, force=force, resuming=True)
+        return execute(run, cfg, force_before=time.time() if force else None, quiet=quiet)

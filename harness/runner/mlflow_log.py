@@ -65,7 +65,7 @@ def log_run(run: RunDir, cfg: ExperimentConfig, *, uri: str | None = None) -> li
     from mlflow.entities import Metric, Param
     from mlflow.tracking import MlflowClient
 
-    from harness.runner.driver import load_provenance, run_cells
+    from harness.runner.rundir import cell_identity, load_provenance, run_cells
 
     # Fail fast on an unreachable server instead of MLflow's minutes of retries (users may override).
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
@@ -101,6 +101,9 @@ def log_run(run: RunDir, cfg: ExperimentConfig, *, uri: str | None = None) -> li
             "method": cell.method, "setting": cell.setting, "dataset": cell.dataset,
             "job_ids": ",".join(summary.get("jobs", []))[:5000],
         }
+        ident = cell_identity(run, cell.name)  # the code and data that made the cell's records
+        if ident is not None:
+            tags.update(ident.tags())
         slurm = sorted({j for sub in jobs if sub.get("executor") == "slurm" for j in sub.get("job_ids", [])})
         if slurm:
             tags["slurm_job_ids"] = ",".join(slurm)[:5000]
