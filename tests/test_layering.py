@@ -15,13 +15,23 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
 def imports_of(path: Path) -> set[str]:
     """Every module ``path`` imports, at any depth of its code, as absolute dotted names
-    (``from a.b import c`` yields both ``a.b`` and ``a.b.c``: c may be a submodule)."""
+    (``from a.b import c`` yields both ``a.b`` and ``a.b.c``: c may be a submodule). Imports under
+    ``if TYPE_CHECKING:`` are left out: they never run, so they make no runtime dependency."""
     tree = ast.parse(path.read_text(), filename=str(path))
     package = _module_name(path).rsplit(".", 1)[0] if path.name != "__init__.py" else _module_name(path)
+    typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If) and _is_type_checking(block.test)
+                   for stmt in block.body for n in ast.walk(stmt)}
     out: set[str] = set()
     for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             out.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
