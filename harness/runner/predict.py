@@ -42,13 +42,13 @@ def _job_id() -> str:
 
 
 def _labels_from_boxes(boxes: Mapping[int, Any], shape: tuple[int, int]):
-    """Box-only methods' boxes rasterised into ``(H, W) uint8`` ids (larger id wins overlaps)."""
+    """Box-only methods' boxes rasterised into ``(H, W) uint8`` ids (lower id wins overlaps, as masks_to_labels)."""
     import numpy as np
 
     from harness.boxes import mask_of_box
 
     out = np.zeros(shape, np.uint8)
-    for oid in sorted(boxes):
+    for oid in sorted(boxes, reverse=True):
         out[mask_of_box(boxes[oid], shape)] = oid
     return out
 
