@@ -48,10 +48,10 @@ def test_box_prompt_reaches_the_predictor_in_sam2_convention():
     """The box the SAM2 predictor receives for a mask's box is sam2's own mask_to_box of that mask."""
     pytest.importorskip("sam2")
     torch = pytest.importorskip("torch")
+    from _methods_video import moving_objects
+
     from harness import registry
     from harness.api import BoxPrompt
-
-    from _methods_video import moving_objects
 
     torch.set_num_threads(1)
     method = registry.create("sam2-t", {"random_init": True, "seed": 0, "image_size": 64})
