@@ -54,7 +54,7 @@ def test_proposals_follow_the_protocol(runs):
             seen = set(fr.masks)
             assert all(m.shape == (video.height, video.width) and m.dtype == bool for m in fr.masks.values())
             assert fr.model_time_s >= 0
-        assert set(outcome.extra["proposals"]) <= ids
+        assert set(outcome.details.proposals) <= ids
         assert any(m.any() for m in results[0].masks.values()), f"{name}: nothing proposed on frame 0"
 
 

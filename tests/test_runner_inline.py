@@ -65,7 +65,7 @@ def test_box_output_tracker_keeps_boxes_in_records(tmp_path: Path, synth_data: P
     assert rec["status"] == "done" and rec["boxes"]
     first = next(iter(rec["boxes"].values()))
     assert len(first) == rec["frames"] and any(b is not None and len(b) == 4 for b in first)
-    assert rec["extra"]["sequences"]  # the VOT setting's boxes for scoring
+    assert rec["details"]["kind"] == "vot" and rec["details"]["sequences"]  # the VOT setting's boxes for scoring
 
 
 def test_failed_video_is_reported_and_retry_policy_applies_overrides(tmp_path: Path, synth_data: Path) -> None:

@@ -24,7 +24,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -32,6 +32,20 @@ if TYPE_CHECKING:
     from harness.data.video import Video
 
 MAX_PROPOSALS = 20
+"""At most this many proposal tracks per video (DAVIS 2017 unsupervised rule; the setting opens
+sessions with ``max_objects=MAX_PROPOSALS``)."""
+
+
+@dataclass(frozen=True)
+class ProposalsVideo:
+    """The unsupervised setting's per-video details: the proposal ids the method used (audit; the
+    score is computed from the label maps)."""
+
+    proposals: tuple[int, ...]
+    kind: ClassVar[str] = "unsupervised"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "proposals": list(self.proposals)}
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,7 @@ def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, d
         "io_time_s": [round(float(x), 6) for x in io_s],
         "model_s": float(np.sum(model_s)), "loop_s": loop_s, "wall_s": wall_s,
         "peak_host_rss_bytes": int(rss.peak_bytes), "peak_gpu_bytes": gpu,
-        "prompts": list(outcome.prompts), "extra": dict(outcome.extra),
+        **outcome.record_fields(),  # prompts, sessions, typed details (JSON)
         "boxes": {str(k): v for k, v in boxes.items()} or None,
         "job": _job_id(), "host": socket.gethostname(), "attempt": attempt,
         "started_at": started, "finished_at": time.time(),
