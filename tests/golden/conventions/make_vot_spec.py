@@ -1,8 +1,5 @@
-import json
-import sys
-
+import json, sys
 import numpy as np
-
 rng = np.random.default_rng(3)
 seqs = []
 def jitter(b, s):
