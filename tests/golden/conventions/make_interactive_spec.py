@@ -1,5 +1,8 @@
-import json, sys
+import json
+import sys
+
 import numpy as np
+
 rng = np.random.default_rng(11)
 opts = {"max_interactions": 4, "seconds_per_object_interaction": 20.0, "time_threshold_s": 45.0}
 def rounds(objects, times, counted, frames=3):

@@ -1,5 +1,8 @@
-import json, sys
+import json
+import sys
+
 import numpy as np
+
 rng = np.random.default_rng(3)
 seqs = []
 def jitter(b, s):
