@@ -22,7 +22,7 @@ def runs(tmp_path_factory):
     root = generate(tmp_path_factory.mktemp("synth") / "data", videos=3, frames=10, size=(96, 128), seed=0)
     ds = open_dataset(root)
     method = registry.create("proposals")
-    setting = settings.get("unsupervised")(seed=0)
+    setting = settings.get("unsupervised")()
     out = {}
     for video in ds:
         results = []

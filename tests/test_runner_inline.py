@@ -106,7 +106,7 @@ def test_explicit_run_id_with_another_config_is_refused(tmp_path: Path, synth_da
     run_experiment(load_experiment("smoke", smoke(tmp_path, synth_data, "run_id=mine")[1:]), quiet=True)
     with pytest.raises(ConfigError, match="different configuration"):
         run_experiment(load_experiment("smoke", smoke(tmp_path, synth_data, "run_id=mine",
-                                                      "setting.mask.seed=3")[1:]), quiet=True)
+                                                      "dataset.protocol=davis")[1:]), quiet=True)
     # execution options may differ: same run, nothing redone
     out = run_experiment(load_experiment("smoke", smoke(tmp_path, synth_data, "run_id=mine", "cluster.jobs=4",
                                                         "retry.attempts=2")[1:]), quiet=True)

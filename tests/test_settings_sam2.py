@@ -46,7 +46,7 @@ def make_synth_module(tmp_path_factory):
 
 def run(name, method, video, **cfg):
     cls = settings.get(name)
-    setting = cls(seed=0, cfg=cls.Config(**cfg)) if cfg else cls(seed=0)
+    setting = cls(cfg=cls.Config(**cfg)) if cfg else cls()
     assert setting.unsupported_reason(method.capabilities) is None
     out = []
     outcome = setting.run(method, video, out.append)

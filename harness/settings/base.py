@@ -99,8 +99,9 @@ class Setting(ABC):
     """Optional frozen dataclass of this setting's own options (e.g. the interactive time budget);
     ``None`` when the setting has none. The runner builds it from the config's setting section."""
 
-    def __init__(self, seed: int = 0, cfg: Any = None) -> None:
-        self.seed = seed
+    def __init__(self, cfg: Any = None) -> None:
+        # No seed: every setting's prompts (masks, boxes, clicks, robot scribbles) are deterministic
+        # functions of the ground truth and the method's outputs, so there is nothing to sample.
         if cfg is None and self.Config is not None:
             cfg = self.Config()
         self.cfg = cfg
