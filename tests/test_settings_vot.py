@@ -118,3 +118,16 @@ def test_perfect_boxes_score_100_and_lost_tracks_only_the_given_frame():
     far = ((200.0, 200.0, 20.0, 30.0),) * 3
     lost = {"v": VOTVideo((VOTSequence(1, (0, 1, 2), gt, far),))}
     assert score_vot(lost).P == pytest.approx(100 / 3)  # frame 0 is given
+
+
+def test_opencv_tracker_reports_the_given_init_box_not_the_grown_one():
+    from _methods_video import moving_objects
+
+    from harness.api import BoxPrompt
+
+    video, _ = moving_objects(frames=3, size=(48, 64), late_start=None)
+    tiny = (20.0, 20.0, 3.0, 3.0)  # below OpenCV's 8 px minimum: the tracker itself starts from a grown box
+    with registry.create("csrt").open_session(video) as s:
+        s.add_prompt(BoxPrompt(0, 1, tiny))
+        first = next(iter(s.propagate()))
+    assert first.boxes[1] == tiny
