@@ -69,7 +69,8 @@ class TrackerSession(Session):
                 ib = int_box(box, shape, min_side=self.method.min_side)
                 tracker.init(bgr, ib)
                 trackers[oid] = tracker
-                boxes[oid] = tuple(float(v) for v in ib)
+                # the init frame reports the given box (as pytracking trackers do), not the grown one
+                boxes[oid] = tuple(float(v) for v in box)
                 scores[oid] = 1.0
             dt = time.perf_counter() - t0
             masks = {oid: mask_of_box(b, shape) for oid, b in boxes.items()}

@@ -127,6 +127,17 @@ def build_predictor(cfg: SAM2Config, device: str):
                                       apply_postprocessing=cfg.apply_postprocessing)
 
 
+def sam2_box(box) -> np.ndarray:
+    """A pixel-inclusive ``(x, y, w, h)`` box as SAM2's ``[x0, y0, x1, y1]`` ``(4,) float32``.
+
+    SAM2 builds its training boxes with inclusive max corners (``sam2/utils/misc.py mask_to_box``:
+    the last pixel's coordinate, not one past it), so a mask's box is given the same way here; one
+    pixel matters on MOSEv2's small objects.
+    """
+    x, y, w, h = (float(v) for v in box)
+    return np.array([x, y, x + w - 1, y + h - 1], np.float32)
+
+
 class SAM2Session(Session):
     def __init__(self, method: SAM2, video: FrameSource, max_objects: int) -> None:
         from adapters.sam2_frames import LazyFrames, memory_window, new_inference_state
@@ -169,9 +180,7 @@ class SAM2Session(Session):
             self._masked.add(prompt.obj_id)
             _, _, out = p.add_new_mask(st, prompt.frame, prompt.obj_id, prompt.mask.astype(bool))
         elif isinstance(prompt, BoxPrompt):
-            x, y, w, h = prompt.box
-            _, _, out = p.add_new_points_or_box(st, prompt.frame, prompt.obj_id,
-                                                box=np.array([x, y, x + w, y + h], np.float32))
+            _, _, out = p.add_new_points_or_box(st, prompt.frame, prompt.obj_id, box=sam2_box(prompt.box))
         elif isinstance(prompt, PointsPrompt):
             _, _, out = p.add_new_points_or_box(st, prompt.frame, prompt.obj_id,
                                                 points=np.asarray(prompt.points, np.float32),

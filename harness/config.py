@@ -64,7 +64,6 @@ class DatasetConfig:
 @dataclass
 class SettingConfig:
     name: str = ""
-    seed: int = 0
     options: dict[str, Any] = field(default_factory=dict)  # keyword arguments of the Setting class
 
 
@@ -273,7 +272,7 @@ def _rewrite_dot(dotlist: list[str], cells: list[dict], cdir: Path | None = None
         if plural and rest:
             names = sorted({n for c in cells for n in c.get(plural, [])})
             first = rest.split(".")[0]
-            # `setting.box.seed=1` names config 'box' (unused: refused below), not an option 'box'
+            # `setting.box.options.x=1` names config 'box' (unused: refused below), not an option 'box'
             other = "." in rest and cdir is not None and first in available(head, cdir)
             if first not in names and not other:
                 if len(names) != 1:

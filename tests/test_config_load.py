@@ -99,13 +99,15 @@ def test_invalid_values_are_refused(override: str, match: str) -> None:
 
 
 def test_dotted_override_of_an_unused_config_name_is_not_rewritten() -> None:
-    """Regression: with one setting selected, `setting.box.seed=1` became `setting.mask.box.seed`
+    """Regression: with one setting selected, `setting.box.options.x=1` became `setting.mask.box.options.x`
     ("unknown key 'setting.mask.box'"); it names setting 'box', which no cell uses."""
     with pytest.raises(ConfigError, match="setting.box configured but no cell uses setting 'box'"):
-        load_experiment("smoke", ["setting.box.seed=1"])
+        load_experiment("smoke", ["setting.box.options.x=1"])
     with pytest.raises(ConfigError, match="method.static configured but no cell uses method 'static'"):
         load_experiment("smoke", ["method=flow", "method.static.x=1"])
-    assert load_experiment("smoke", ["setting.seed=3"]).setting["mask"].seed == 3  # the shorthand still works
+    # the shorthand still works
+    assert load_experiment("smoke", ["setting=interactive", "setting.options.max_interactions=3"]) \
+        .setting["interactive"].options == {"max_interactions": 3}
 
 
 @pytest.mark.parametrize("cells", ["[[static]]", "{methods: [static], settings: [mask], datasets: [synth]}"])
@@ -140,3 +142,9 @@ def test_cli_reports_config_errors_with_exit_status_2(tmp_path: Path, capsys: py
     assert main(["status", str(tmp_path)]) == 2
     assert "not a mosebench run directory" in capsys.readouterr().err
     assert main(["resume", str(tmp_path), "method=flow"]) == 2
+
+
+def test_settings_take_no_seed() -> None:
+    """Prompts are deterministic: a setting seed would enter the run identity and change nothing."""
+    with pytest.raises(ConfigError, match="seed"):
+        load_experiment("smoke", ["setting.seed=3"])

@@ -21,7 +21,7 @@ def runs(tmp_path_factory):
     root = generate(tmp_path_factory.mktemp("synth") / "data", videos=3, frames=10, size=(96, 128), seed=0)
     ds = open_dataset(root)
     method = registry.create("proposals")
-    setting = settings.get("unsupervised")(seed=0)
+    setting = settings.get("unsupervised")()
     out = {}
     for video in ds:
         results = []
@@ -52,7 +52,7 @@ def test_proposals_follow_the_protocol(runs):
             assert seen <= set(fr.masks) == set(range(1, len(fr.masks) + 1)), (name, fr.frame, set(fr.masks))
             seen = set(fr.masks)
             assert all(m.shape == (video.height, video.width) and m.dtype == bool for m in fr.masks.values())
-        assert set(outcome.extra["proposals"]) <= ids
+        assert set(outcome.details.proposals) <= ids
         assert any(m.any() for m in results[0].masks.values()), f"{name}: nothing proposed on frame 0"
         # proposals on frame 0, then flow on every frame: all processed (FPS counts them)
         assert all(fr.processed for fr in results), name

@@ -174,7 +174,7 @@ def test_interactive_fps_counts_every_round(tmp_path, synth_data):
     setting = settings.get("interactive")(cfg=settings.get("interactive").Config(max_interactions=3))
     video = open_dataset(synth_data).video(open_dataset(synth_data).videos[0])
     rec = predict_video(method, setting, video, CellDir(tmp_path / "cell"))
-    rounds = rec["extra"]["rounds"]
+    rounds = rec["details"]["rounds"]
     assert len(rounds) >= 2
     exp = _expected(log)[video.name]
     # every round's frames and time, not only the final (emitted) round's

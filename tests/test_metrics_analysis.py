@@ -34,20 +34,30 @@ def test_vot_known_answer():
     gt = np.array([[0, 0, 10, 10], [0, 0, 10, 10], NAN, [5, 5, 4, 4]], float)
     pred = np.array([[0, 0, 10, 10], [0, 0, 10, 5], [1, 1, 3, 3], NAN], float)
     r = vot_metrics(pred, gt)
-    # IoU: 1, 0.5, GT empty (failure), no prediction (failure). IoU 1 > t for 20 thresholds,
-    # IoU 0.5 > t (strict) for t = 0..0.45 -> 10: AUC = 30 / (21 * 4)
+    # IoU: 1 (frame 0, given), 0.5, GT empty (failure), 0 (no prediction: the previous box [1, 1, 3, 3]
+    # is carried, as pytracking does). IoU 1 > t for 20 thresholds, IoU 0.5 > t (strict) for
+    # t = 0..0.45 -> 10: AUC = 30 / (21 * 4)
     assert r.auc == pytest.approx(100 * 30 / 84)
     assert r.success_curve[0] == 50.0 and r.success_curve[10] == 25.0 and r.success_curve[20] == 0.0
-    # centre errors 0 and 2.5 px; normalised 0 and 0.25
-    assert r.precision == 50.0 and r.precision_curve[2] == 25.0 and r.precision_curve[3] == 50.0
+    # centre errors 0, 2.5 px, inf, 4.5 * sqrt(2) = 6.36 px; normalised 0, 0.25, inf, 1.59
+    assert r.precision == 75.0 and r.precision_curve[2] == 25.0 and r.precision_curve[3] == 50.0
+    assert r.precision_curve[6] == 50.0 and r.precision_curve[7] == 75.0
     assert r.norm_precision == 25.0 and r.norm_precision_curve[25] == 50.0
     assert r.n_frames == 4
 
 
-def test_vot_empty_gt_is_failure_not_success():
-    # pytracking counts invalid frames as P_norm successes; we do not
-    r = vot_metrics(np.array([NAN, NAN]), np.array([NAN, [0, 0, 4, 4]]))
-    assert r.auc == 0.0 and r.precision == 0.0 and r.norm_precision == 0.0
+def test_vot_absent_target_in_p_norm_follows_the_convention():
+    gt = np.array([[0, 0, 4, 4], NAN, [0, 0, 4, 4]])
+    pred = np.array([[0, 0, 4, 4], [0, 0, 4, 4], [0, 0, 4, 4]])
+    lasot = vot_metrics(pred, gt)
+    loose = vot_metrics(pred, gt, convention="pytracking")
+    # AUC and P: an absent target is a failure in both
+    assert lasot.precision == loose.precision == pytest.approx(200 / 3)
+    assert lasot.auc == loose.auc
+    # P_norm: a failure under LaSOT's visibility flags, a success in pytracking's generic evaluation
+    assert lasot.norm_precision == pytest.approx(200 / 3) and loose.norm_precision == pytest.approx(100.0)
+    with pytest.raises(ValueError, match="initialisation frame"):
+        vot_metrics(pred, np.array([NAN, [0, 0, 4, 4], [0, 0, 4, 4]]))
 
 
 def test_vot_dataset_averages_sequences(tmp_path):

@@ -73,7 +73,7 @@ def test_box_output_tracker_keeps_boxes_in_records(tmp_path: Path, synth_data: P
     assert rec["status"] == "done" and rec["boxes"]
     first = next(iter(rec["boxes"].values()))
     assert len(first) == rec["frames"] and any(b is not None and len(b) == 4 for b in first)
-    assert rec["extra"]["sequences"]  # the VOT setting's boxes for scoring
+    assert rec["details"]["kind"] == "vot" and rec["details"]["sequences"]  # the VOT setting's boxes for scoring
 
 
 def test_failed_video_is_reported_and_retry_policy_applies_overrides(tmp_path: Path, synth_data: Path) -> None:
@@ -114,7 +114,7 @@ def test_explicit_run_id_with_another_config_is_refused(tmp_path: Path, synth_da
     run_experiment(load_experiment("smoke", smoke(tmp_path, synth_data, "run_id=mine")[1:]), quiet=True)
     with pytest.raises(ConfigError, match="different configuration"):
         run_experiment(load_experiment("smoke", smoke(tmp_path, synth_data, "run_id=mine",
-                                                      "setting.mask.seed=3")[1:]), quiet=True)
+                                                      "dataset.protocol=davis")[1:]), quiet=True)
     # execution options may differ: same run, nothing redone
     out = run_experiment(load_experiment("smoke", smoke(tmp_path, synth_data, "run_id=mine", "cluster.jobs=4",
                                                         "retry.attempts=2")[1:]), quiet=True)

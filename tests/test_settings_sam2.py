@@ -46,12 +46,12 @@ def make_synth_module(tmp_path_factory):
 
 def run(name, method, video, **cfg):
     cls = settings.get(name)
-    setting = cls(seed=0, cfg=cls.Config(**cfg)) if cfg else cls(seed=0)
+    setting = cls(cfg=cls.Config(**cfg)) if cfg else cls()
     assert setting.unsupported_reason(method.capabilities) is None
     out = []
     outcome = setting.run(method, video, out.append)
     assert [fr.frame for fr in out] == list(range(len(video)))
-    json.dumps({"prompts": outcome.prompts, "extra": outcome.extra})
+    json.dumps(outcome.record_fields())
     return out, outcome
 
 
@@ -76,7 +76,7 @@ def test_sam2_unsupervised_proposals_are_matched_at_scoring(sam2, video):
 
     out, outcome = run("unsupervised", sam2, video)
     assert outcome.prompts == ()
-    props = outcome.extra["proposals"]
+    props = outcome.details.proposals
     assert len(props) <= 20
     preds = {fr.frame: masks_to_labels(dict(fr.masks), (video.height, video.width)) for fr in out}
     matching, rows = score_unsupervised(video, preds)
@@ -100,7 +100,7 @@ def test_sam2_unsupervised_proposals_are_matched_at_scoring(sam2, video):
 
 def test_sam2_interactive_gets_scribbles_as_clicks(sam2, video):
     out, outcome = run("interactive", sam2, video, max_interactions=2)
-    ex = outcome.extra
-    assert ex["prompt_kind"] == "points" and 1 <= len(ex["rounds"]) <= 2
+    ex = outcome.details
+    assert ex.prompt_kind == "points" and 1 <= len(ex.rounds) <= 2
     for p in outcome.prompts:
         assert p["kind"] == "points" and set(p["labels"]) <= {0, 1}

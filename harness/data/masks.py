@@ -115,13 +115,14 @@ def write_label_png(path: str | os.PathLike, labels: np.ndarray) -> None:
 def masks_to_labels(masks: Mapping[int, np.ndarray | None], shape: tuple[int, int]) -> np.ndarray:
     """Merge ``obj_id -> (H, W) bool`` masks into one ``(H, W) uint8`` label map.
 
-    Overlaps go to the larger object id, the rule the official SAM2 VOS script's per-object PNG
-    merge applies when masks are written in id order. Each mask is copied over only the rows it
+    Overlaps go to the LOWER object id, as in the official SAM2 VOS script (``tools/vos_inference.py``
+    ``put_per_obj_mask`` writes the ids in descending order, so the lowest id is written last;
+    checked in tests/test_conventions_sam2.py against that function's output). Each mask is copied over only the rows it
     occupies (one cheap ``any`` per row finds them): ~4x faster than whole-frame assignment at 720p,
     and this runs once per frame on the model's thread.
     """
     out = np.zeros(shape, dtype=np.uint8)
-    for obj_id in sorted(masks):
+    for obj_id in sorted(masks, reverse=True):  # the lowest id last: it wins overlaps
         m = masks[obj_id]
         if m is None:
             continue

@@ -7,10 +7,16 @@ our own code):
 * for every (GT object, proposal) pair the per-frame J and F̂ (MOSE protocol; F under DAVIS) are
   computed on every evaluated frame (default: every annotated frame — the unsupervised task has no
   given first frame, so unlike the semi-supervised protocol no frame is skipped);
-* when there are fewer proposals than objects, empty proposals are added until there are as many;
+* when there are fewer proposals than objects, empty proposals are added until there are as many
+  (davis2017-evaluation pads to the objects too; its proposals are the ids 1..max id, so with ids
+  1..K, as methods emit them, the columns are the same);
 * the one-to-one assignment maximising the summed per-object mean J&F̂ (Hungarian,
   ``scipy.optimize.linear_sum_assignment``) decides which proposal each object is scored with;
   an object matched to an added empty proposal is scored as an empty prediction.
+
+The scorer streams: one (GT, prediction) frame pair is in memory at a time; per frame it keeps only
+the per-(object, proposal) J/F/F̂ numbers, and the assignment is solved once at the end. Checked
+against davis2017-evaluation's unsupervised mode (tests/test_conventions_unsupervised.py).
 
 :func:`score_unsupervised` returns the assignment and per-object rows with the same fields as the
 metrics engine's per-object table (``harness.metrics.aggregate.MOSE_OBJECT_COLUMNS``), so the rows
@@ -24,7 +30,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -32,6 +38,20 @@ if TYPE_CHECKING:
     from harness.data.video import Video
 
 MAX_PROPOSALS = 20
+"""At most this many proposal tracks per video (DAVIS 2017 unsupervised rule; the setting opens
+sessions with ``max_objects=MAX_PROPOSALS``)."""
+
+
+@dataclass(frozen=True)
+class ProposalsVideo:
+    """The unsupervised setting's per-video details: the proposal ids the method used (audit; the
+    score is computed from the label maps)."""
+
+    proposals: tuple[int, ...]
+    kind: ClassVar[str] = "unsupervised"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "proposals": list(self.proposals)}
 
 
 @dataclass(frozen=True)
@@ -113,6 +133,12 @@ def _pred_reader(video: Video, predictions: PredSource) -> Callable[[int], np.nd
     return read
 
 
+def _stack(mf: Any, protocol: str) -> np.ndarray:
+    """``(n, 3)`` J, F, F_hat of a :class:`~harness.metrics.frame.FrameMeasures` (F_hat NaN under DAVIS)."""
+    fh = mf.F_hat if protocol == "mose" else np.full(len(mf.J), np.nan)
+    return np.stack([mf.J, mf.F, fh], axis=1)
+
+
 def score_unsupervised(video: Video, predictions: PredSource, *, protocol: str = "mose",
                        frames: Sequence[int] | None = None) -> tuple[Matching, list[dict[str, Any]]]:
     """Match one video's proposals to its GT objects and score the matched pairs.
@@ -140,48 +166,57 @@ def score_unsupervised(video: Video, predictions: PredSource, *, protocol: str =
     read = _pred_reader(video, predictions)
     frames = list(video.annotated if frames is None else frames)
     objects = tuple(sorted(int(o) for o in video.objects))
-    gts = [video.gt(t) for t in frames]
-    preds = [np.asarray(read(t), dtype=np.uint8) for t in frames]
-    present = np.zeros(256, dtype=bool)
-    for p in preds:
-        present[np.unique(p)] = True
-    present[0] = False
-    proposals = tuple(int(i) for i in np.flatnonzero(present))
-    if len(proposals) > MAX_PROPOSALS:
-        raise DataError(
-            f"video '{video.name}': the predictions hold {len(proposals)} proposal ids {list(proposals)}; "
-            f"the unsupervised protocol allows at most {MAX_PROPOSALS} per video (DAVIS rule) — "
-            "keep the 20 best tracks (the method's max_objects)")
-    n, m, nf = len(objects), max(len(proposals), len(objects)), len(frames)
-    # vals[i, c, t] = (J, F, F_hat) of object i scored against column c (a proposal, or empty when
-    # c >= len(proposals)). Round r pairs object i with column (i + r) % m by relabelling the
-    # proposals to object ids, so one metrics-engine call scores n pairs and m rounds cover all.
-    vals = np.zeros((n, m, nf, 3))
+    n, nf = len(objects), len(frames)
+    # One frame pair in memory at a time. Per frame: (J, F, F_hat) of every object against an empty
+    # prediction (``empty``), and against every proposal present on that frame; a proposal absent
+    # from a frame scores there exactly like an empty prediction, so its column starts as ``empty``.
+    empty = np.zeros((n, nf, 3))
+    cols: dict[int, np.ndarray] = {}  # proposal id -> (n, nf, 3), NaN until measured
     gt_area = np.zeros((n, nf))
-    for t, (gt, pred) in enumerate(zip(gts, preds)):
+    for t, fi in enumerate(frames):
+        gt = video.gt(fi)
+        pred = np.asarray(read(fi), dtype=np.uint8)
         counts = np.bincount(gt.ravel(), minlength=256)
         gt_area[:, t] = [counts[o] for o in objects]
-        for r in range(m):
+        ids = [int(i) for i in np.flatnonzero(np.bincount(pred.ravel(), minlength=256)[1:]) + 1]
+        for i in ids:
+            if i not in cols:
+                cols[i] = np.full((n, nf, 3), np.nan)
+        if len(cols) > MAX_PROPOSALS:
+            raise DataError(
+                f"video '{video.name}': the predictions hold {len(cols)} proposal ids {sorted(cols)}; "
+                f"the unsupervised protocol allows at most {MAX_PROPOSALS} per video (DAVIS rule) — "
+                "keep the 20 best tracks (the method's max_objects)")
+        empty[:, t] = _stack(measure_frame(np.zeros_like(gt), gt, list(objects), protocol), protocol)
+        # Round r pairs object i with proposal ids[(i + r) % m] by relabelling the proposals to object
+        # ids, so one metrics-engine call scores up to n pairs and m rounds cover every pair.
+        m = max(len(ids), n)
+        for r in range(m if ids else 0):
             lut = np.zeros(256, dtype=np.uint8)
-            for i, oid in enumerate(objects):
-                c = (i + r) % m
-                if c < len(proposals):
-                    lut[proposals[c]] = oid
-            mf = measure_frame(lut[pred], gt, list(objects), protocol)
-            for i in range(n):
-                c = (i + r) % m
-                vals[i, c, t] = (mf.J[i], mf.F[i], mf.F_hat[i] if protocol == "mose" else np.nan)
+            pairs = [(i, ids[(i + r) % m]) for i in range(n) if (i + r) % m < len(ids)]
+            for i, pid in pairs:
+                lut[pid] = objects[i]
+            v = _stack(measure_frame(lut[pred], gt, list(objects), protocol), protocol)
+            for i, pid in pairs:
+                cols[pid][i, t] = v[i]
+    proposals = tuple(sorted(cols))
+    for pid in proposals:
+        unseen = np.isnan(cols[pid][..., 0])
+        cols[pid][unseen] = empty[unseen]
+    # columns: the proposals, then empty predictions until there are as many columns as objects
+    vals = np.stack([cols[p] for p in proposals] + [empty] * max(n - len(proposals), 0), axis=1) if n else \
+        np.zeros((0, max(len(proposals), 0), nf, 3))
     boundary = vals[..., 2] if protocol == "mose" else vals[..., 1]
-    score = (vals[..., 0].mean(axis=2) + boundary.mean(axis=2)) / 2 if nf else np.zeros((n, m))
+    score = (vals[..., 0].mean(axis=2) + boundary.mean(axis=2)) / 2 if nf else np.zeros(vals.shape[:2])
     matching = match_scores(score, objects, proposals)
-    cols = hungarian(score)
+    col_of = {p: c for c, p in enumerate(proposals)}
     rows = []
     for i, oid in enumerate(objects):
-        j = cols[i]
+        pid = matching.assignment[oid]
+        v = empty[i] if pid is None else vals[i, col_of[pid]]
         for t in range(nf):
             rows.append({"video": video.name, "object": oid, "frame": frames[t], "t": t, "missing": False,
-                         "J": vals[i, j, t, 0], "F": vals[i, j, t, 1], "F_hat": vals[i, j, t, 2],
-                         "gt_area": gt_area[i, t]})
+                         "J": v[t, 0], "F": v[t, 1], "F_hat": v[t, 2], "gt_area": gt_area[i, t]})
     per_frame = pd.DataFrame(rows, columns=["video", "object", "frame", "t", "missing", "J", "F", "F_hat",
                                             "gt_area"])
     info = {video.name: VideoInfo(objects=objects, height=video.height, width=video.width, length=len(video),

@@ -63,7 +63,7 @@ def retry_overrides_for(cls: type, overrides: dict) -> dict:
 
 
 def make_setting(cfg: ExperimentConfig, name: str) -> Setting:
-    """Instantiate a setting with its seed and typed options."""
+    """Instantiate a setting with its typed options."""
     from harness import settings
     from harness.options import build
 
@@ -73,8 +73,8 @@ def make_setting(cfg: ExperimentConfig, name: str) -> Setting:
     if schema is None:
         if scfg.options:
             raise ConfigError(f"setting '{name}' takes no options, got: {', '.join(sorted(scfg.options))}")
-        return cls(seed=scfg.seed)
-    return cls(seed=scfg.seed, cfg=build(schema, dict(scfg.options), where=f"setting.{name}.options"))
+        return cls()
+    return cls(cfg=build(schema, dict(scfg.options), where=f"setting.{name}.options"))
 
 
 def qualifying_methods(setting: Setting) -> list[str]:

@@ -43,13 +43,13 @@ def _job_id() -> str:
 
 
 def _labels_from_boxes(boxes: Mapping[int, Any], shape: tuple[int, int]):
-    """Box-only methods' boxes rasterised into ``(H, W) uint8`` ids (larger id wins overlaps)."""
+    """Box-only methods' boxes rasterised into ``(H, W) uint8`` ids (lower id wins overlaps, as masks_to_labels)."""
     import numpy as np
 
     from harness.boxes import mask_of_box
 
     out = np.zeros(shape, np.uint8)
-    for oid in sorted(boxes):
+    for oid in sorted(boxes, reverse=True):
         out[mask_of_box(boxes[oid], shape)] = oid
     return out
 
@@ -131,7 +131,7 @@ def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, d
         "peak_host_rss_bytes": int(rss.peak_bytes),
         "peak_gpu_allocated_bytes": gpu.allocated if gpu else None,
         "peak_gpu_reserved_bytes": gpu.reserved if gpu else None,
-        "prompts": list(outcome.prompts), "extra": dict(outcome.extra),
+        **outcome.record_fields(),  # prompts, sessions, typed details (JSON)
         "boxes": {str(k): v for k, v in boxes.items()} or None,
         "job": _job_id(), "host": socket.gethostname(), "attempt": attempt,
         "started_at": started, "finished_at": time.time(), **dict(provenance or {}),

@@ -1,15 +1,17 @@
-"""Score one cell according to its setting's declared ``scoring`` kind.
+"""Score one cell according to its setting's declared ``scoring`` kind (:data:`SCORING_KINDS`).
 
-``vos`` (mask/box/point settings): the metrics engine over the predicted PNGs. ``vot``: boxes kept
-in the records' ``extra`` (LaSOT-style AUC, P, P_norm). ``unsupervised``: proposals matched to GT
-objects per video, then the usual object-level aggregation. ``interactive``: the J&F-vs-time curve
-from the records' ``extra``. Every kind writes its tables under ``<cell>/scores`` and returns
-``metric name -> value`` (x100 like the paper).
+``vos`` (mask/box/point settings): the metrics engine over the predicted PNGs. ``vot``: the
+:class:`~harness.metrics.vot.VOTVideo` details in the records (LaSOT-style AUC, P, P_norm, with
+the setting's convention). ``unsupervised``: proposals matched to GT objects per video, then the
+usual object-level aggregation. ``interactive``: the J&F-vs-time curve from the
+:class:`~harness.metrics.interactive.InteractiveVideo` details, with the setting's protocol
+constants. Every kind writes its tables under ``<cell>/scores`` and returns ``metric name ->
+value`` (x100 like the paper). An unknown kind is an error, never a silent fallback.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +23,27 @@ def _numbers(d: Mapping[str, Any]) -> dict[str, float]:
             and k not in ("n_objects", "n_missing", "n_frames", "n_sequences", "n_entries")}
 
 
-def _vos(dataset: Any, dcfg: Any, videos: list[str], pred: Path, out: Path) -> dict[str, Any]:
+def _details(records: Mapping[str, dict], cls: Any) -> dict[str, Any]:
+    """``video -> cls`` parsed from each record's ``details`` (a clear error when absent or of another kind)."""
+    from harness.errors import DataError
+
+    out = {}
+    for v in sorted(records):
+        d = records[v].get("details")
+        where = f"record of video '{v}'"
+        if not isinstance(d, Mapping) or d.get("kind") != cls.kind:
+            got = d.get("kind") if isinstance(d, Mapping) else d
+            raise DataError(f"{where} has no '{cls.kind}' details (key 'details', got {got!r}); it was made by "
+                            "another setting or an older mosebench: rerun the cell with --force")
+        out[v] = cls.from_json(d, where)
+    return out
+
+
+def _vos(setting: Any, dataset: Any, dcfg: Any, records: Mapping[str, dict], pred: Path, out: Path,
+         label: str) -> dict[str, Any]:
     from harness.metrics.score import score
 
+    videos = sorted(records)
     gt_root = Path(dataset.video(videos[0]).ann_dir).parent
     frames = sum(len(dataset.video(v).annotated) for v in videos)
     # a worker pool costs seconds to start: worth it only for real datasets
@@ -38,7 +58,8 @@ def _vos(dataset: Any, dcfg: Any, videos: list[str], pred: Path, out: Path) -> d
     return {"metrics": _numbers(d), "n_objects": d.get("n_objects")}
 
 
-def _unsupervised(dataset: Any, dcfg: Any, videos: list[str], pred: Path, out: Path) -> dict[str, Any]:
+def _unsupervised(setting: Any, dataset: Any, dcfg: Any, records: Mapping[str, dict], pred: Path, out: Path,
+                  label: str) -> dict[str, Any]:
     import pandas as pd
 
     from harness.atomic import atomic_write_text
@@ -46,7 +67,7 @@ def _unsupervised(dataset: Any, dcfg: Any, videos: list[str], pred: Path, out: P
     from harness.metrics.unsupervised import score_unsupervised
 
     rows: list[dict] = []
-    for v in videos:
+    for v in sorted(records):
         _, r = score_unsupervised(dataset.video(v), pred, protocol=dcfg.protocol)
         rows += r
     objects = pd.DataFrame(rows)
@@ -55,44 +76,74 @@ def _unsupervised(dataset: Any, dcfg: Any, videos: list[str], pred: Path, out: P
             "n_objects": len(objects)}
 
 
-def _vot(records: Mapping[str, dict], out: Path, label: str) -> dict[str, Any]:
-    from harness.settings.vot import score_vot
+def _vot(setting: Any, dataset: Any, dcfg: Any, records: Mapping[str, dict], pred: Path, out: Path,
+         label: str) -> dict[str, Any]:
+    from harness.metrics.vot import VOTVideo, score_vot
 
-    s = score_vot({v: r.get("extra", {}) for v, r in records.items()}, out_dir=out, label=label)
-    return {"metrics": _numbers(s.as_dict()), "n_objects": s.n_sequences}
+    s = score_vot(_details(records, VOTVideo), convention=setting.cfg.convention)
+    write_vot_outputs(out, s, label)
+    return {"metrics": _numbers(s.summary()), "n_objects": s.n_sequences}
 
 
-def _interactive(records: Mapping[str, dict], setting: Any, out: Path) -> dict[str, Any]:
-    from dataclasses import asdict, fields, is_dataclass
+def write_vot_outputs(out: Path, s: Any, label: str) -> None:
+    """``vot.json`` (summary, dataset curves, per-sequence values) and ``vot_curves.png`` (success,
+    precision and normalised-precision plots, the curve named ``label``), each written atomically."""
+    import json
+    import os
+    import tempfile
 
-    from harness.metrics.interactive import summarize
+    from harness.atomic import atomic_write_bytes
+    from harness.metrics.vot import plot_curves
+
+    payload = {"summary": s.summary(), "dataset": None if s.dataset is None else s.dataset.as_dict(),
+               "sequences": list(s.per_sequence)}
+    atomic_write_bytes(out / "vot.json", json.dumps(payload, indent=1).encode())
+    if s.dataset is None:
+        return
+    fd, tmp = tempfile.mkstemp(prefix=".vot_curves.", suffix=".png", dir=out)
+    os.close(fd)
+    try:
+        plot_curves({label: s.dataset}, tmp)
+        os.replace(tmp, out / "vot_curves.png")
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _interactive(setting: Any, dataset: Any, dcfg: Any, records: Mapping[str, dict], pred: Path, out: Path,
+                 label: str) -> dict[str, Any]:
+    from harness.metrics.interactive import InteractiveVideo, summarize
     from harness.runner.rundir import write_json
 
-    kwargs = {}
-    cfg = getattr(setting, "cfg", None)
-    if is_dataclass(cfg):  # pass the setting's protocol constants the summary takes (same names)
-        import inspect
+    videos = _details(records, InteractiveVideo)
+    s = summarize([videos[v] for v in sorted(videos)], setting.cfg.summary_options)
+    write_json(out / "interactive.json", s.as_dict())
+    keep = set(setting.metrics)
+    return {"metrics": {k: v for k, v in _numbers(s.as_dict()).items() if k in keep}, "n_objects": s.n_entries}
 
-        accepted = set(inspect.signature(summarize).parameters)
-        kwargs = {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name in accepted}
-    s = summarize([records[v].get("extra", {}) for v in sorted(records)], **kwargs)
-    write_json(out / "interactive.json", asdict(s))
-    keep = set(getattr(setting, "metrics", ())) or {"AUC", "JF_at_60s", "JF"}
-    return {"metrics": {k: v for k, v in _numbers(asdict(s)).items() if k in keep}, "n_objects": s.n_entries}
+
+SCORING_KINDS: dict[str, Callable[..., dict[str, Any]]] = {
+    "vos": _vos, "unsupervised": _unsupervised, "interactive": _interactive, "vot": _vot,
+}
+"""``Setting.scoring`` value -> how a cell of that setting is scored."""
 
 
 def score_cell(setting: Any, dataset: Any, dcfg: Any, records: Mapping[str, dict], pred: Path,
                out: Path, *, label: str = "prediction") -> dict[str, Any]:
     """``{"metrics": {...}, "n_objects": int}`` for one cell; writes its tables into ``out``.
 
-    ``label`` names the method in plots (the VOT success / precision curves)."""
+    ``label`` names the method in plots (the VOT success / precision curves).
+
+    Raises:
+        ConfigError: the setting declares a scoring kind not in :data:`SCORING_KINDS`.
+        DataError: a record lacks the details its setting's scoring kind reads.
+    """
+    kind = setting.scoring
+    scorer = SCORING_KINDS.get(kind)
+    if scorer is None:
+        from harness.errors import ConfigError
+
+        raise ConfigError(f"setting '{setting.name}' declares scoring kind {kind!r}, which mosebench does not "
+                          f"know; use one of {', '.join(SCORING_KINDS)} (Setting.scoring)")
     out.mkdir(parents=True, exist_ok=True)
-    kind = getattr(setting, "scoring", "vos")
-    videos = sorted(records)
-    if kind == "vot":
-        return _vot(records, out, label)
-    if kind == "unsupervised":
-        return _unsupervised(dataset, dcfg, videos, pred, out)
-    if kind == "interactive":
-        return _interactive(records, setting, out)
-    return _vos(dataset, dcfg, videos, pred, out)
+    return scorer(setting, dataset, dcfg, records, pred, out, label)

@@ -7,6 +7,8 @@ Session planning (documented in docs/settings.md):
 * ``multi_object`` without ``add_objects_mid_video``: one session per distinct first-annotated frame
   (objects that start together share a session), so every session's prompts lie on one frame.
 * no ``multi_object``: one session per object.
+* prompt frames not known when the sessions open (the interactive robot picks them as it goes):
+  ``multi_object`` without ``add_objects_mid_video`` gets one session per object too.
 
 Several sessions are advanced in lockstep (frame ``t`` of every session, then ``t + 1``) and their
 per-frame results merged, so frames are still emitted in order without buffering whole videos.
@@ -43,15 +45,19 @@ class MethodOutputError(RuntimeError):
     """A method broke the Session contract (wrong frame order, too few frames, ...): a bug in its adapter."""
 
 
-def plan_sessions(caps: Capabilities, objects: Mapping[int, int]) -> list[tuple[int, ...]]:
-    """Group object ids into sessions (see the module docstring). ``objects``: obj_id -> start frame."""
-    ids = sorted(objects, key=lambda o: (objects[o], o))
+def plan_sessions(caps: Capabilities, objects: Mapping[int, int | None]) -> list[tuple[int, ...]]:
+    """Group object ids into sessions (see the module docstring), the one rule every setting uses.
+
+    ``objects``: obj_id -> the frame of its first prompt, ``None`` when not known in advance."""
+    ids = sorted(objects, key=lambda o: (objects[o] is None, objects[o] or 0, o))
     if not ids:
         return []
     if not caps.multi_object:
         return [(o,) for o in ids]
     if caps.add_objects_mid_video:
         return [tuple(ids)]
+    if any(objects[o] is None for o in ids):
+        return [(o,) for o in ids]
     by_frame: dict[int, list[int]] = {}
     for o in ids:
         by_frame.setdefault(objects[o], []).append(o)
@@ -124,13 +130,12 @@ def mask_summary(mask: np.ndarray) -> dict[str, Any]:
 
     The full mask is ground truth already on disk, so the record keeps only what identifies it.
     """
-    ys, xs = np.nonzero(mask)
-    if len(xs):
-        bbox = [int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)]
-    else:
-        bbox = None
-    digest = hashlib.sha1(np.packbits(np.asarray(mask, dtype=bool)).tobytes()).hexdigest()[:16]
-    return {"bbox": bbox, "area": int(len(xs)), "sha1": digest}
+    from harness.boxes import box_of_mask
+
+    m = np.asarray(mask, dtype=bool)
+    box = box_of_mask(m)
+    digest = hashlib.sha1(np.packbits(m).tobytes()).hexdigest()[:16]
+    return {"bbox": None if box is None else [int(v) for v in box], "area": int(np.count_nonzero(m)), "sha1": digest}
 
 
 def prompt_record(p: Prompt, **extra: Any) -> dict[str, Any]:

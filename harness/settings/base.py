@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from harness.api import Capabilities, FrameResult, OutputKind, PromptKind
 
@@ -41,20 +41,37 @@ class Requirements:
         return None
 
 
+class Details(Protocol):
+    """A setting's typed per-video result for scoring (one class per scoring kind:
+    :class:`harness.metrics.vot.VOTVideo`, :class:`harness.metrics.interactive.InteractiveVideo`,
+    :class:`harness.metrics.unsupervised.ProposalsVideo`), stored as JSON in the video's record."""
+
+    kind: ClassVar[str]
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class SettingOutcome:
     """What a setting reports about one video besides the frames it emitted.
 
     ``prompts``: JSON-serialisable description of every prompt given (saved with the run so prompt
-    generation can be audited and replayed). ``extra``: setting-specific per-video values (e.g. the
-    interactive J&F-vs-time curve), JSON-serialisable. ``work``: the model's work on the video
-    when it is not that of the emitted frames (interactive: every round); ``None``: the emitted
-    frames' ``model_time_s`` / ``processed`` are the model's work.
+    generation can be audited and replayed). ``sessions``: the object ids of each session opened.
+    ``details``: the typed per-video result the setting's scoring kind reads (``None`` for ``vos``,
+    which scores the emitted label maps). ``work``: the model's work on the video when it is not
+    that of the emitted frames (interactive: every round); ``None``: the emitted frames'
+    ``model_time_s`` / ``processed`` are the model's work.
     """
 
     prompts: tuple[Mapping[str, Any], ...] = ()
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    sessions: tuple[tuple[int, ...], ...] = ()
+    details: Details | None = None
     work: ModelWork | None = None
+
+    def record_fields(self) -> dict[str, Any]:
+        """The JSON fields of this outcome in the video's record."""
+        return {"prompts": list(self.prompts), "sessions": [list(g) for g in self.sessions],
+                "details": None if self.details is None else self.details.to_json()}
 
 
 Emit = Callable[[FrameResult], None]
@@ -75,16 +92,20 @@ class Setting(ABC):
     * ``"unsupervised"``: :func:`harness.metrics.unsupervised.score_unsupervised` per video (proposal
       matching), its rows aggregated like the metrics engine's object table;
     * ``"interactive"``: :func:`harness.metrics.interactive.summarize` over the videos'
-      ``SettingOutcome.extra`` (AUC, J&F@60s, final J&F; the emitted final predictions can also be
-      scored like ``"vos"``);
-    * ``"vot"``: :func:`harness.settings.vot.score_vot` over the videos' ``SettingOutcome.extra``.
+      :class:`~harness.metrics.interactive.InteractiveVideo` details with the setting's
+      ``cfg.summary_options`` (AUC, J&F@60s, final J&F);
+    * ``"vot"``: :func:`harness.metrics.vot.score_vot` over the videos'
+      :class:`~harness.metrics.vot.VOTVideo` details with the setting's ``cfg.convention``.
+
+    Any other value is an error when the cell is scored (``harness.runner.scoring.SCORING_KINDS``).
     """
     Config: ClassVar[type | None] = None
     """Optional frozen dataclass of this setting's own options (e.g. the interactive time budget);
     ``None`` when the setting has none. The runner builds it from the config's setting section."""
 
-    def __init__(self, seed: int = 0, cfg: Any = None) -> None:
-        self.seed = seed
+    def __init__(self, cfg: Any = None) -> None:
+        # No seed: every setting's prompts (masks, boxes, clicks, robot scribbles) are deterministic
+        # functions of the ground truth and the method's outputs, so there is nothing to sample.
         if cfg is None and self.Config is not None:
             cfg = self.Config()
         self.cfg = cfg

@@ -21,7 +21,9 @@ Per video (see docs/settings.md, "Interactive"):
 
 Methods without a scribble interface get each stroke as one click (positive/negative) at its middle
 point. The final predictions (of the last counted interaction) are emitted; the per-interaction
-scores and times go to ``SettingOutcome.extra`` for :func:`harness.metrics.interactive.summarize`.
+scores and times go to ``SettingOutcome.details`` (an :class:`~harness.metrics.interactive.InteractiveVideo`)
+for :func:`harness.metrics.interactive.summarize`, which the runner calls with this setting's
+``summary_options``.
 
 Memory: the label maps of the latest counted prediction and of the one being made are kept
 zlib-compressed (label maps are mostly background: a few KB per 480p frame), as is the GT.
@@ -37,6 +39,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from harness.api import FrameResult, PromptKind
+from harness.metrics.interactive import InteractionRound, InteractiveVideo, ObjectScores, SummaryOptions
 from harness.options import check_ranges, option
 from harness.settings import _drive
 from harness.settings.base import Emit, Requirements, Setting, SettingOutcome
@@ -64,6 +67,11 @@ class InteractiveConfig:
 
     def __post_init__(self) -> None:  # also when built in code, not only from a config
         check_ranges(self, where="setting.interactive.options")
+
+    @property
+    def summary_options(self) -> SummaryOptions:
+        """The protocol constants scoring needs (same values as the run used)."""
+        return SummaryOptions(self.max_interactions, self.seconds_per_object_interaction, self.time_threshold_s)
 
     @property
     def robot(self) -> RobotConfig:
@@ -118,11 +126,12 @@ class InteractiveSetting(Setting):
         if not objects:
             for t in range(n):
                 emit(FrameResult(t, processed=False))
-            return SettingOutcome(extra={"objects": [], "n_objects": 0, "rounds": []})
+            return SettingOutcome(details=InteractiveVideo((), ()))
         gts = {t: _Packed(video.gt(t)) for t in video.annotated}
         frame = choose_first_frame(gts, objects)
         use_scribbles = PromptKind.SCRIBBLE in caps.prompts
-        groups = [tuple(objects)] if caps.multi_object and caps.add_objects_mid_video else [(o,) for o in objects]
+        # prompt frames are chosen by the robot as the loop goes: not known when sessions open
+        groups = _drive.plan_sessions(caps, dict.fromkeys(objects, None))
         session_of = {o: gi for gi, g in enumerate(groups) for o in g}
         budget = cfg.seconds_per_object_interaction * cfg.max_interactions * len(objects)
 
@@ -131,7 +140,7 @@ class InteractiveSetting(Setting):
         accepted_done: list[bool] = [False] * n
         # FPS counts the model's work in every round (the discarded one too), not the last only
         timer, work = ModelTimer(getattr(method, "device", None)), WorkLog()
-        rounds: list[dict[str, Any]] = []
+        rounds: list[InteractionRound] = []
         records: list[dict[str, Any]] = []
         used: list[int] = []
         cumulative = 0.0
@@ -176,11 +185,10 @@ class InteractiveSetting(Setting):
                 cumulative += round_s
                 counted = not (cfg.enforce_time_budget and cumulative > budget)
                 k = max(len(gts), 1)
-                rounds.append({
-                    "interaction": i, "frame": int(frame), "time_s": float(round_s), "counted": counted,
-                    "objects": {str(o): {"J": float(v[0] / k), "F": float(v[1] / k), "F_hat": float(v[2] / k)}
-                                for o, v in sums.items()},
-                })
+                rounds.append(InteractionRound(
+                    interaction=i, frame=int(frame), time_s=float(round_s), counted=counted,
+                    objects={o: ObjectScores(float(v[0] / k), float(v[1] / k), float(v[2] / k)) for o, v in sums.items()},
+                ))
                 if not counted:
                     stop_reason = "time_budget"
                     break
@@ -195,9 +203,6 @@ class InteractiveSetting(Setting):
                 labels = accepted[t].get()
                 emit(FrameResult(t, masks={o: labels == o for o in objects}, model_time_s=accepted_times[t],
                                  processed=accepted_done[t]))
-        extra = {
-            "objects": objects, "n_objects": len(objects), "rounds": rounds, "scribbled_frames": used,
-            "time_budget_s": budget, "stop_reason": stop_reason, "prompt_kind": "scribble" if use_scribbles else "points",
-            "sessions": [list(g) for g in groups],
-        }
-        return SettingOutcome(prompts=tuple(records), extra=extra, work=work.result())
+        details = InteractiveVideo(tuple(objects), tuple(rounds), tuple(used), float(budget), stop_reason,
+                                   "scribble" if use_scribbles else "points")
+        return SettingOutcome(prompts=tuple(records), sessions=tuple(groups), details=details, work=work.result())

@@ -76,8 +76,7 @@ class SemiSupervisedSetting(Setting):
                 if on_frame is not None:
                     on_frame(fr)
                 emit(fr)
-        extra = {"sessions": [list(g) for g in groups]}
-        return SettingOutcome(prompts=tuple(records), extra=extra)
+        return SettingOutcome(prompts=tuple(records), sessions=tuple(groups))
 
     def run(self, method: Method, video: Video, emit: Emit) -> SettingOutcome:
         if not video.objects:

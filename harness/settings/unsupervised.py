@@ -11,6 +11,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, ClassVar
 
+from harness.metrics.unsupervised import MAX_PROPOSALS, ProposalsVideo
 from harness.settings import _drive
 from harness.settings.base import Emit, Requirements, Setting, SettingOutcome
 from harness.settings.semi import VOS_METRICS
@@ -18,9 +19,6 @@ from harness.settings.semi import VOS_METRICS
 if TYPE_CHECKING:
     from harness.api import Method
     from harness.data.video import Video
-
-MAX_PROPOSALS = 20
-
 
 class UnsupervisedSetting(Setting):
     name = "unsupervised"
@@ -47,4 +45,4 @@ class UnsupervisedSetting(Setting):
                         f"method '{name}' used proposal ids {sorted(ids)} on video '{video.name}'; "
                         "ids must be in 1..255 to fit the label PNGs")
                 emit(fr)
-        return SettingOutcome(prompts=(), extra={"proposals": sorted(seen)})
+        return SettingOutcome(details=ProposalsVideo(tuple(sorted(seen))))
