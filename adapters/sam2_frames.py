@@ -10,13 +10,13 @@ frame's memory features forever. Here:
   drop-in replacement. Pre-processing is bit-identical to ``sam2.utils.misc``: PIL resize to
   ``S x S`` (bicubic), ``/ 255`` in float64, cast to float32, normalise by ImageNet mean/std.
 * :func:`new_inference_state` builds the state dict ``init_state`` would build, minus the frames.
-* :func:`prune_memory` drops per-frame outputs that can no longer be selected as memory.
+* :func:`prune_memory` drops per-frame outputs that the variant says can no longer be selected.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 import numpy as np
@@ -124,31 +124,18 @@ def new_inference_state(images: LazyFrames, video_height: int, video_width: int,
     }
 
 
-def memory_window(predictor: Any) -> int:
-    """How many frames back forward tracking can look for non-conditioning memory.
-
-    ``_prepare_memory_conditioned_features`` (sam2 1.1.0) reads, for frame ``f``, mask memories
-    of frames ``f-1`` and ``((f-2)//r)*r - k*r`` for ``k < num_maskmem - 2`` (``r`` = temporal
-    stride) and object pointers of frames ``f-1 .. f-(max_obj_ptrs_in_encoder-1)``; conditioning
-    frames are kept separately and never dropped.
-    """
-    r = max(1, int(predictor.memory_temporal_stride_for_eval))
-    return max(r * int(predictor.num_maskmem) + 1, int(predictor.max_obj_ptrs_in_encoder))
-
-
-def prune_memory(state: dict[str, Any], next_frame: int, window: int) -> int:
-    """Drop non-conditioning outputs of frames ``< next_frame - window`` (forward tracking).
+def prune_memory(state: dict[str, Any], selectable: Callable[[int], Collection[int]]) -> int:
+    """Drop the non-conditioning outputs of each object that are not in ``selectable(obj_idx)``
+    (the frames its variant may still read, :meth:`adapters.sam2_family.SAM2Hooks.selectable_frames`).
 
     Returns the number of per-object frame entries dropped.
     """
-    cutoff = next_frame - window
     dropped = 0
     for obj_idx, out in state["output_dict_per_obj"].items():
-        non_cond = out["non_cond_frame_outputs"]
-        for t in [t for t in non_cond if t < cutoff]:
+        keep = selectable(obj_idx)
+        non_cond, tracked = out["non_cond_frame_outputs"], state["frames_tracked_per_obj"][obj_idx]
+        for t in [t for t in non_cond if t not in keep]:
             del non_cond[t]
+            tracked.pop(t, None)
             dropped += 1
-        tracked = state["frames_tracked_per_obj"][obj_idx]
-        for t in [t for t in tracked if t < cutoff and t not in out["cond_frame_outputs"]]:
-            del tracked[t]
     return dropped

@@ -10,8 +10,15 @@ Box and click prompts go through ``add_new_points_or_box``.
 
 Differences from the script, none of which changes a mask: frames are decoded lazily from the
 streaming reader (:mod:`adapters.sam2_frames`), memory that can no longer be attended to is
-dropped as tracking moves on, and the propagation loop is ours (it calls the predictor's own
-per-frame inference) so that each object starts at its first prompt.
+dropped as tracking moves on, and the propagation loop is ours so that each object starts at its
+first prompt.
+
+The SAM2 family: this module holds the one tracking loop (:class:`SAM2Session`) and the method
+class every variant derives from. A variant (e.g. :mod:`adapters.sam2_rcms`) is one file: a
+:class:`~adapters.sam2_family.SAM2Hooks` subclass (mixed into a sam2 predictor class; its
+per-frame logic and per-object state), a ``SAM2Config`` subclass naming it, and ``SAM2``
+subclasses per size. The loop calls the predictor's ``track_frame`` for every object on every
+frame without a prompt and asks it which memory it may still select before pruning.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import contextlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -52,7 +59,7 @@ SIZES: dict[str, tuple[str, str]] = {  # size -> (config inside the sam2 package
 
 @dataclass(frozen=True)
 class SAM2Config:
-    """Options of the ``sam2`` methods (``configs/method/sam2*.yaml``).
+    """Options of the ``sam2`` methods (``configs/method/sam2*.yaml``); a variant subclasses it.
 
     size: hiera backbone t | s | b+ | l. ckpt: path to the matching ``sam2.1_hiera_*.pt``.
     random_init: tests only: run without a checkpoint on weights drawn with ``seed``.
@@ -83,42 +90,57 @@ class SAM2Config:
     proposal_iou: float = option(0.5, gt=0, le=1)
     proposal_min_area: float = option(0.0005, ge=0, lt=1)
 
+    #: the family member: method name, its predictor (``module.Class`` of a SAM2Hooks subclass),
+    #: size -> (sam2 package config, checkpoint file) and where the checkpoints are published
+    family: ClassVar[str] = "sam2"
+    variant: ClassVar[str] = "adapters.sam2_family.SAM2Hooks"
+    sizes: ClassVar[dict[str, tuple[str, str]]] = SIZES
+    checkpoints_url: ClassVar[str] = CHECKPOINTS_URL
+
     def __post_init__(self) -> None:
-        if self.size not in SIZES:
-            raise ConfigError(f"sam2.size must be one of {', '.join(SIZES)}, got {self.size!r}")
+        f = self.family
+        if self.size not in self.sizes:
+            raise ConfigError(f"{f}.size must be one of {', '.join(self.sizes)}, got {self.size!r}")
         if self.autocast not in ("auto", "bf16", "fp32"):
-            raise ConfigError(f"sam2.autocast must be auto | bf16 | fp32, got {self.autocast!r}")
+            raise ConfigError(f"{f}.autocast must be auto | bf16 | fp32, got {self.autocast!r}")
         if self.image_size is not None and (self.image_size < 32 or self.image_size % 32):
-            raise ConfigError(f"sam2.image_size must be a positive multiple of 32, got {self.image_size}")
+            raise ConfigError(f"{f}.image_size must be a positive multiple of 32, got {self.image_size}")
         if not self.ckpt and not self.random_init:  # here, so the runner refuses it before any work
-            raise ConfigError(missing_checkpoint_message(self.size))
+            raise ConfigError(missing_checkpoint_message(self))
+
+    def model_overrides(self) -> list[str]:
+        """Hydra overrides of the variant's model config (its constructor arguments included)."""
+        return []
 
 
-def missing_checkpoint_message(size: str) -> str:
-    name = SIZES[size][1]
-    return (f"method sam2-{size} needs a checkpoint: download {name} from {CHECKPOINTS_URL} "
+def missing_checkpoint_message(cfg: SAM2Config) -> str:
+    name = cfg.sizes[cfg.size][1]
+    return (f"method {cfg.family}-{cfg.size} needs a checkpoint: download {name} from {cfg.checkpoints_url} "
             f"(no weights are downloaded at run time) and pass method.ckpt=/path/to/{name}")
 
 
 def build_predictor(cfg: SAM2Config, device: str):
-    """The official video predictor for ``cfg`` (weights from ``cfg.ckpt`` or seeded random)."""
+    """The variant's predictor for ``cfg`` (weights from ``cfg.ckpt`` or seeded random): the
+    official builder with the model's ``_target_`` set to the family's factory."""
     import torch
     from sam2.build_sam import build_sam2_video_predictor
 
-    config_file, ckpt_name = SIZES[cfg.size]
+    config_file, ckpt_name = cfg.sizes[cfg.size]
     ckpt = None
     if cfg.ckpt:
         path = Path(cfg.ckpt).expanduser()
         if not path.is_file():
             raise MissingDependencyError(
-                f"sam2 checkpoint '{cfg.ckpt}' does not exist; download {ckpt_name} from {CHECKPOINTS_URL} "
-                "and set method.ckpt to its path")
+                f"{cfg.family} checkpoint '{cfg.ckpt}' does not exist; download {ckpt_name} from "
+                f"{cfg.checkpoints_url} and set method.ckpt to its path")
         ckpt = str(path)
     elif not cfg.random_init:
-        raise ConfigError(missing_checkpoint_message(cfg.size))
+        raise ConfigError(missing_checkpoint_message(cfg))
     if str(device).startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device '{device}' requested but torch has no CUDA here; use device=cpu")
-    overrides = ["++model.non_overlap_masks=true"]
+    overrides = ["++model.non_overlap_masks=true",
+                 "++model._target_=adapters.sam2_family.make_predictor", f"++model.variant={cfg.variant}",
+                 *cfg.model_overrides()]
     if cfg.image_size:
         overrides.append(f"++model.image_size={cfg.image_size}")
     if ckpt is None:
@@ -140,7 +162,7 @@ def sam2_box(box) -> np.ndarray:
 
 class SAM2Session(Session):
     def __init__(self, method: SAM2, video: FrameSource, max_objects: int) -> None:
-        from adapters.sam2_frames import LazyFrames, memory_window, new_inference_state
+        from adapters.sam2_frames import LazyFrames, new_inference_state
 
         self.method, self.video, self.max_objects = method, video, max_objects
         self.cfg: SAM2Config = method.cfg
@@ -148,7 +170,8 @@ class SAM2Session(Session):
         self.images = LazyFrames(video, self.predictor.image_size, cache=self.cfg.frame_cache)
         self.state = new_inference_state(self.images, video.height, video.width, method.device,
                                          self.cfg.offload_state_to_cpu)
-        self.window = memory_window(self.predictor)
+        self.window = self.predictor.memory_window()
+        self.objects: dict[int, Any] = {}  # obj_idx -> the variant's per-object state (this video)
         self.prompts: list[Prompt] = []
         self._masked: set[int] = set()  # objects that already got a conditioning mask
         self._stale = False  # the live state holds tracking results: replay before new prompts
@@ -245,6 +268,7 @@ class SAM2Session(Session):
         with timer, self.method.inference():  # runs the memory encoder per prompted object
             p.propagate_in_video_preflight(st)
         ids = list(st["obj_ids"])
+        self.objects = {k: p.new_object_state() for k in range(len(ids))}  # fresh for each pass
         order = sorted(range(len(ids)), key=lambda k: ids[k])  # stack objects by id, as the script
         starts = {k: min(st["output_dict_per_obj"][k]["cond_frame_outputs"]) for k in order}
         empty = np.zeros((self.video.height, self.video.width), bool)
@@ -267,19 +291,16 @@ class SAM2Session(Session):
                     if t in out_dict["cond_frame_outputs"]:
                         out = out_dict["cond_frame_outputs"][t]
                         masks = out["pred_masks"].to(st["device"], non_blocking=True)
-                    else:
-                        out, masks = p._run_single_frame_inference(
-                            inference_state=st, output_dict=out_dict, frame_idx=t, batch_size=1,
-                            is_init_cond_frame=False, point_inputs=None, mask_inputs=None,
-                            reverse=False, run_mem_encoder=True)
-                        out_dict["non_cond_frame_outputs"][t] = out
+                    else:  # the variant's per-frame logic (plain SAM2: one tracking step)
+                        out, masks = p.track_frame(st, k, self.objects[k], t)
                     st["frames_tracked_per_obj"][k][t] = {"reverse": False}
                     logits.append(masks.float())
                     scores[ids[k]] = float(torch.sigmoid(out["object_score_logits"].float()).item())
                 _, video_res = p._get_orig_video_res_output(st, torch.cat(logits, 0))
                 binary = (video_res > self.cfg.score_thresh).cpu().numpy()[:, 0]
             if self.cfg.prune_memory:
-                self.dropped += prune_memory(st, t + 1, self.window)
+                self.dropped += prune_memory(
+                    st, lambda k, t=t: p.selectable_frames(st, k, self.objects[k], t + 1))
             yield FrameResult(frame=t, masks={ids[k]: binary[i] for i, k in enumerate(order)},
                               scores=scores, model_time_s=timer.pop())
         self.images.close_stream()
@@ -304,9 +325,10 @@ class SAM2(Method):
 
     def __init__(self, cfg: SAM2Config | None = None, device: str = "cpu") -> None:
         cfg = cfg or self.Config()
+        f = cfg.family
         if self.default_size and cfg.size != self.default_size:
-            raise ConfigError(f"method sam2-{self.default_size} is the {self.default_size} model, got "
-                              f"size={cfg.size!r}; use method sam2 with size={cfg.size!r} instead")
+            raise ConfigError(f"method {f}-{self.default_size} is the {self.default_size} model, got "
+                              f"size={cfg.size!r}; use method {f} with size={cfg.size!r} instead")
         super().__init__(cfg, device)
         self.predictor = build_predictor(cfg, device)
 

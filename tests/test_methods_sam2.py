@@ -183,3 +183,24 @@ def test_checkpoint_errors(tmp_path):
         SAM2Config(image_size=100)
     with pytest.raises(ConfigError, match="needs a checkpoint"):  # validated with the options
         SAM2Config(ckpt="")
+
+
+def test_the_predictor_is_a_sam2_predictor_driven_through_the_family_hooks(tiny, monkeypatch):
+    """The adapter drives the variant's own class (a subclass of sam2's predictor) through its
+    hooks: tracking goes through ``track_frame`` and pruning asks ``selectable_frames``."""
+    from sam2.sam2_video_predictor import SAM2VideoPredictor
+
+    from adapters.sam2_family import SAM2Hooks
+
+    p = tiny.predictor
+    assert isinstance(p, SAM2VideoPredictor) and isinstance(p, SAM2Hooks)
+    calls: list[tuple[int, int]] = []
+    asked: list[int] = []
+    cls = type(p)
+    monkeypatch.setattr(cls, "track_frame", lambda self, st, k, o, t: calls.append((k, t)) or
+                        SAM2Hooks.track_frame(self, st, k, o, t))
+    monkeypatch.setattr(cls, "selectable_frames", lambda self, st, k, o, nxt: asked.append(nxt) or set())
+    video, gt = moving_objects(frames=4, size=(48, 64), late_start=None)
+    results, session = _predict(tiny, video, [MaskPrompt(0, 1, gt[0] == 1)])
+    assert calls == [(0, 1), (0, 2), (0, 3)] and asked == [1, 2, 3, 4]
+    assert session.dropped == 3  # nothing selectable: every tracked frame dropped after its step
