@@ -43,6 +43,9 @@ BUILTINS: dict[str, str] = {
     "sam2-s": "adapters.sam2_vos:SAM2Small",
     "sam2-b+": "adapters.sam2_vos:SAM2BasePlus",
     "sam2-l": "adapters.sam2_vos:SAM2Large",
+    "rcms": "adapters.sam2_rcms:RCMS",
+    "rcms-b+": "adapters.sam2_rcms:RCMSBasePlus",
+    "rcms-l": "adapters.sam2_rcms:RCMSLarge",
 }
 
 

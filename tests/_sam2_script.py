@@ -1,0 +1,77 @@
+"""A deterministic test hook on SAM2's mask decoder, installed identically on an original
+repository's predictor (by the golden shims, see tests/golden/rcms/README.md) and on ours.
+
+Random weights leave the variants' mechanisms dead (masks empty or full, object scores nearly
+constant). :class:`DecoderScript` adds scripted per-frame offsets to the decoder's outputs so that
+objects vanish, masks become confident or IoU predictions drop on chosen frames, and records
+what the decoder returned (after the offsets) and how many conditioning memories each tracking
+step saw, so two implementations can be compared call for call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Offsets:
+    """Added to the decoder's object-score logits, mask logits and predicted IoUs."""
+
+    score: float = 0.0
+    mask: float = 0.0
+    iou: float = 0.0
+
+
+@dataclass
+class DecoderScript:
+    """``script``: frame -> offsets (frames absent: unchanged). ``records``: one per decoder call,
+    in call order: ``(frame, conditioning frames in memory, object-score logits (B, 1),
+    mask logits (B, M, S/4, S/4), predicted IoUs (B, M))``, float32 numpy copies."""
+
+    script: Mapping[int, Offsets]
+    frame: int = -1
+    records: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+
+    def install(self, predictor: Any) -> DecoderScript:
+        """Wrap ``predictor.track_step`` (to learn the frame) and hook its mask decoder."""
+        track_step = predictor.track_step
+        script = self
+
+        def scripted_track_step(*args: Any, **kwargs: Any):
+            script.frame = int(kwargs["frame_idx"])  # sam2 passes every argument by keyword
+            script.cond = len(kwargs["output_dict"]["cond_frame_outputs"])
+            return track_step(*args, **kwargs)
+
+        predictor.track_step = scripted_track_step
+        predictor.sam_mask_decoder.register_forward_hook(self._hook)
+        return self
+
+    def _hook(self, module: Any, inputs: Any, output: tuple) -> tuple:
+        masks, ious, tokens, scores = output
+        off = self.script.get(self.frame, Offsets())
+        masks, ious, scores = masks + off.mask, ious + off.iou, scores + off.score
+        self.records.append((self.frame, getattr(self, "cond", 0), scores.detach().float().cpu().numpy().copy(),
+                             masks.detach().float().cpu().numpy().copy(), ious.detach().float().cpu().numpy().copy()))
+        return masks, ious, tokens, scores
+
+    def save(self, path: str) -> None:
+        """All records as one ``.npz`` (``frames``, ``cond``, then ``scores_i``/``masks_i``/``ious_i``)."""
+        arrays: dict[str, np.ndarray] = {"frames": np.array([r[0] for r in self.records]),
+                                         "cond": np.array([r[1] for r in self.records])}
+        for i, (_, _, s, m, u) in enumerate(self.records):
+            arrays[f"scores_{i}"], arrays[f"masks_{i}"], arrays[f"ious_{i}"] = s, m, u
+        np.savez_compressed(path, **arrays)
+
+
+# The script of tests/golden/rcms: confident frames 1-5 except a low-IoU frame 3, every object
+# gone on frames 6-8 (RCMS promotes, per object, the qualifying frames 5, 4, 2, 1: never 3, never
+# frame 0), confident again afterwards.
+RCMS_GOLDEN_SCRIPT: dict[int, Offsets] = {
+    **{t: Offsets(score=6.0, mask=6.0, iou=2.0) for t in (1, 2, 4, 5, 9, 10, 11)},
+    3: Offsets(score=6.0, mask=6.0, iou=-5.0),
+    **{t: Offsets(score=-12.0) for t in (6, 7, 8)},
+}
