@@ -54,8 +54,13 @@ def _labels_from_boxes(boxes: Mapping[int, Any], shape: tuple[int, int]):
 
 
 def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, device: str = "cpu",
-                  attempt: int = 1, on_frame: Callable[[], None] | None = None, writers: int = 2) -> dict:
+                  attempt: int = 1, on_frame: Callable[[], None] | None = None, writers: int = 2,
+                  method_name: str | None = None) -> dict:
     """Predict one video and write its PNGs and record. Returns the record.
+
+    Every result the method yields and the setting emits is validated (:mod:`harness.contract`):
+    a bad id, shape, dtype or frame order raises ``MethodOutputError`` naming the method
+    (``method_name``), video, frame and object, and the video is failed, not scored.
 
     Box-only methods (trackers) get their boxes rasterised into the PNGs and kept per frame in the
     record (``boxes``: obj_id -> list of ``[x, y, w, h]`` or None), which VOT scoring reads.
@@ -64,6 +69,7 @@ def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, d
 
     import numpy as np
 
+    from harness.contract import MethodOutputError, checked_method, result_problems
     from harness.data.masks import masks_to_labels
     from harness.data.writer import PredictionWriter
     from harness.runner.timing import PeakRSS, cuda_peak_bytes, reset_cuda_peak
@@ -75,6 +81,7 @@ def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, d
     boxes: dict[int, list] = {}
     emitted = [0]
     started = time.time()
+    method = checked_method(method, method_name)
     append_line(cell_dir.events, {"event": "start", "video": video.name, "job": _job_id(),
                                   "host": socket.gethostname(), "pid": os.getpid(), "attempt": attempt,
                                   "time": started})
@@ -85,10 +92,13 @@ def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, d
         last = [time.perf_counter()]
 
         def emit(result: Any) -> None:
+            bad = (result_problems(result, shape, None, expected_frame=emitted[0]) if emitted[0] < n
+                   else [f"a result after all {n} frames"])
+            if bad:
+                raise MethodOutputError(f"setting '{setting.name}' emitted an invalid result for method "
+                                        f"'{method.name}' on video '{video.name}' ({n} frames): "
+                                        + "; ".join(map(str, bad[:3])))
             i = result.frame
-            if not 0 <= i < n or not np.isnan(model_s[i]):
-                raise RuntimeError(f"video '{video.name}': setting emitted frame {i} twice or out of "
-                                   f"range 0..{n - 1}")
             if result.masks:
                 labels = masks_to_labels(result.masks, shape)
             else:
@@ -175,7 +185,7 @@ def run_shard(run_dir: str | os.PathLike, shard: Shard, *, method_overrides: Map
                 bar.set_postfix_str(f"{item.cell} {v}")
             try:
                 predict_video(method, setting, dataset.video(v), cell_dir, device=cfg.device, attempt=attempt,
-                              writers=cfg.writer_threads)
+                              writers=cfg.writer_threads, method_name=method_name)
                 done.append(f"{item.cell}/{v}")
             except Exception as exc:
                 tb = traceback.format_exc()
