@@ -12,6 +12,11 @@ Three sources, in priority order:
 :func:`create` checks ``Method.requires`` with :func:`importlib.util.find_spec` *before* the
 constructor runs (which is where weights load), so a missing package is a one-line
 :class:`~harness.errors.MissingDependencyError` with the install hint.
+
+The mechanism (lazy targets, entry points, plugin tables, did-you-mean) is :class:`LazyRegistry`;
+:class:`Registry` specialises it for methods and :mod:`harness.settings` for settings (entry-point
+group ``mosebench.settings``, plugin table ``MOSEBENCH_SETTINGS``). :mod:`harness.plugins` loads a
+plugin module into both.
 """
 
 from __future__ import annotations
@@ -23,9 +28,9 @@ import importlib.util
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from harness.errors import ConfigError, MissingDependencyError, UnknownMethodError
+from harness.errors import ConfigError, MissingDependencyError, MosebenchError, UnknownMethodError
 
 if TYPE_CHECKING:
     from harness.api import Method
@@ -46,21 +51,21 @@ BUILTINS: dict[str, str] = {
 }
 
 
-def _import_target(name: str, target: str) -> type:
+def _import_target(name: str, target: str, noun: str = "method") -> type:
     module_name, _, attr = target.partition(":")
     if not attr:
-        raise ConfigError(f"method '{name}': target '{target}' must look like 'package.module:Class'")
+        raise ConfigError(f"{noun} '{name}': target '{target}' must look like 'package.module:Class'")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise MissingDependencyError(
-            f"method '{name}': cannot import its adapter module '{module_name}' ({exc}); "
+            f"{noun} '{name}': cannot import its module '{module_name}' ({exc}); "
             "install the package that provides it"
         ) from exc
     try:
         return getattr(module, attr)
     except AttributeError as exc:
-        raise ConfigError(f"method '{name}': module '{module_name}' has no class '{attr}'") from exc
+        raise ConfigError(f"{noun} '{name}': module '{module_name}' has no class '{attr}'") from exc
 
 
 _RESERVED_KEYS = ("adapter", "defaults")  # method-YAML keys read by harness.config, not options
@@ -95,43 +100,67 @@ def build_config(cls: type[Method], cfg: Any) -> Any:
         raise ConfigError(f"{cls.__name__}: invalid options {dict(cfg)}: {exc}") from exc
 
 
-class Registry:
-    """A name -> method class table. Tests build their own; the CLI uses :data:`default`."""
+class LazyRegistry:
+    """A name -> class table resolved lazily, shared by methods and settings.
+
+    Sources: built-in ``"module:Class"`` targets (imported on first use), the entry points of
+    ``entry_point_group`` (loaded on the first lookup) and plugin modules' :attr:`plugin_table`
+    mappings (:meth:`load_plugin`). Subclasses set :attr:`noun`, :attr:`plugin_table` and
+    :meth:`base_class`.
+    """
+
+    noun: ClassVar[str] = "class"
+    plugin_table: ClassVar[str] = ""
+    docs: ClassVar[str] = "docs/adding_a_method.md"
 
     def __init__(self, builtins: Mapping[str, str] | None = None, *,
-                 entry_point_group: str | None = ENTRY_POINT_GROUP) -> None:
+                 entry_point_group: str | None = None) -> None:
         self._targets: dict[str, str | type] = dict(builtins or {})
         self._group = entry_point_group
         self._entry_points_loaded = entry_point_group is None
         self._classes: dict[str, type] = {}
 
+    def base_class(self) -> type:
+        """Every registered class must subclass this."""
+        raise NotImplementedError
+
     # -- registration ------------------------------------------------------------------------
     def register(self, name: str, target: str | type, *, replace: bool = False) -> None:
-        """Register ``target`` (a Method subclass or ``"module:Class"``) under ``name``."""
+        """Register ``target`` (a class or ``"module:Class"``) under ``name``."""
         if not name or any(c.isspace() for c in name):
-            raise ConfigError(f"invalid method name {name!r}")
+            raise ConfigError(f"invalid {self.noun} name {name!r}")
         if name in self._targets and not replace and self._targets[name] != target:
-            raise ConfigError(f"method '{name}' is already registered ({self._describe(name)}); "
+            raise ConfigError(f"{self.noun} '{name}' is already registered ({self._describe(name)}); "
                               "pick another name")
         self._targets[name] = target
         self._classes.pop(name, None)
 
-    def load_plugin(self, module: str) -> list[str]:
-        """Import a module (dotted name) or a ``.py`` file and register its ``MOSEBENCH_ADAPTERS``.
-
-        Returns the names registered.
-        """
-        mod = _import_plugin(module)
-        table = getattr(mod, "MOSEBENCH_ADAPTERS", None)
+    def register_table(self, mod: Any, where: str) -> list[str]:
+        """Register the entries of ``mod``'s :attr:`plugin_table` (none: ``[]``); returns their names."""
+        table = getattr(mod, self.plugin_table, None)
+        if table is None:
+            return []
         if not isinstance(table, Mapping) or not table:
-            raise ConfigError(
-                f"plugin '{module}' defines no MOSEBENCH_ADAPTERS; add "
-                "MOSEBENCH_ADAPTERS = {'my-method': MyMethod} at module level (see docs/adding_a_method.md)"
-            )
+            raise ConfigError(f"plugin '{where}': {self.plugin_table} must be a non-empty mapping "
+                              f"{{'name': {self.noun.capitalize()}Class}}")
         for name, cls in table.items():
             self._check_class(name, cls)
             self.register(name, cls, replace=self._targets.get(name) is cls)
         return list(table)
+
+    def load_plugin(self, module: str) -> list[str]:
+        """Import a module (dotted name) or a ``.py`` file and register its :attr:`plugin_table`.
+
+        Returns the names registered.
+        """
+        names = self.register_table(import_plugin(module), module)
+        if not names:
+            raise ConfigError(
+                f"plugin '{module}' defines no {self.plugin_table}; add "
+                f"{self.plugin_table} = {{'my-{self.noun}': My{self.noun.capitalize()}}} at module level "
+                f"(see {self.docs})"
+            )
+        return names
 
     def _load_entry_points(self) -> None:
         if self._entry_points_loaded:
@@ -144,7 +173,7 @@ class Registry:
 
     # -- lookup ------------------------------------------------------------------------------
     def names(self) -> list[str]:
-        """All registered method names, sorted."""
+        """All registered names, sorted."""
         self._load_entry_points()
         return sorted(self._targets)
 
@@ -152,18 +181,55 @@ class Registry:
         self._load_entry_points()
         return name in self._targets
 
-    def get(self, name: str) -> type[Method]:
-        """The method class for ``name`` (imports its adapter module, not its heavy packages)."""
+    def get(self, name: str) -> type:
+        """The class registered as ``name`` (imports its module, not its heavy packages)."""
         self._load_entry_points()
         if name in self._classes:
             return self._classes[name]
         if name not in self._targets:
-            raise UnknownMethodError(self._unknown_message(name))
+            raise self._unknown_error(name)
         target = self._targets[name]
-        cls = _import_target(name, target) if isinstance(target, str) else target
+        cls = _import_target(name, target, self.noun) if isinstance(target, str) else target
         self._check_class(name, cls)
         self._classes[name] = cls
         return cls
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _unknown_error(self, name: str) -> MosebenchError:
+        avail = self.names()
+        close = difflib.get_close_matches(name, avail, n=3, cutoff=0.5)
+        did = f"did you mean {' / '.join(repr(c) for c in close)}? " if close else ""
+        return ConfigError(f"unknown {self.noun} '{name}'; {did}available: {', '.join(avail)}")
+
+    def _describe(self, name: str) -> str:
+        t = self._targets[name]
+        return t if isinstance(t, str) else f"{t.__module__}:{t.__qualname__}"
+
+    def _check_class(self, name: str, cls: object) -> None:
+        base = self.base_class()
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            raise ConfigError(f"{self.noun} '{name}': {cls!r} is not a subclass of {base.__module__}.{base.__qualname__}")
+
+
+class Registry(LazyRegistry):
+    """The method table (name -> :class:`~harness.api.Method` subclass). Tests build their own; the
+    CLI and runner use :data:`default`."""
+
+    noun = "method"
+    plugin_table = "MOSEBENCH_ADAPTERS"
+
+    def __init__(self, builtins: Mapping[str, str] | None = None, *,
+                 entry_point_group: str | None = ENTRY_POINT_GROUP) -> None:
+        super().__init__(builtins, entry_point_group=entry_point_group)
+
+    def base_class(self) -> type:
+        from harness.api import Method
+
+        return Method
+
+    def get(self, name: str) -> type[Method]:
+        """The method class for ``name`` (imports its adapter module, not its heavy packages)."""
+        return super().get(name)
 
     def missing_requirements(self, name: str) -> dict[str, str]:
         """``module -> install hint`` for each of the method's ``requires`` that does not import."""
@@ -179,24 +245,15 @@ class Registry:
             raise MissingDependencyError(f"method '{name}' needs {', '.join(missing)}: {lines}")
         return cls(build_config(cls, cfg), device)
 
-    # -- helpers -----------------------------------------------------------------------------
-    def _unknown_message(self, name: str) -> str:
+    def _unknown_error(self, name: str) -> MosebenchError:
         avail = self.names()
         close = difflib.get_close_matches(name, avail, n=3, cutoff=0.5)
         did = f"did you mean {' / '.join(repr(c) for c in close)}? " if close else ""
-        return (f"unknown method '{name}'; {did}available: {', '.join(avail)} "
-                "(third-party methods: install their package or pass --plugin MODULE)")
+        return UnknownMethodError(f"unknown method '{name}'; {did}available: {', '.join(avail)} "
+                                  "(third-party methods: install their package or pass --plugin MODULE)")
 
-    def _describe(self, name: str) -> str:
-        t = self._targets[name]
-        return t if isinstance(t, str) else f"{t.__module__}:{t.__qualname__}"
-
-    @staticmethod
-    def _check_class(name: str, cls: object) -> None:
-        from harness.api import Method
-
-        if not (isinstance(cls, type) and issubclass(cls, Method)):
-            raise ConfigError(f"method '{name}': {cls!r} is not a subclass of harness.api.Method")
+    def _check_class(self, name: str, cls: object) -> None:
+        super()._check_class(name, cls)
         if not hasattr(cls, "capabilities"):
             raise ConfigError(f"method '{name}': class {cls.__qualname__} declares no `capabilities`")
 
@@ -208,7 +265,8 @@ def _importable(module: str) -> bool:
         return False
 
 
-def _import_plugin(module: str):
+def import_plugin(module: str) -> Any:
+    """Import a dotted module name or a ``.py`` file (once per path) and return the module."""
     path = Path(module)
     if module.endswith(".py") or path.is_file():
         if not path.is_file():
