@@ -17,7 +17,7 @@ What is checked, per frame (cheap: types, shapes and dtypes, no pixel is read):
 * ``masks``: ``(H, W) bool`` numpy arrays at the video's resolution;
 * ``boxes``: ``None`` or four finite numbers ``(x, y, w, h)`` with ``w, h >= 0``;
 * ``scores``: finite numbers in ``[0, 1]``;
-* ``model_time_s``: a finite number of seconds ``>= 0``.
+* ``model_time_s``: a finite number of seconds ``>= 0`` (``processed``, where present, a bool).
 
 :func:`checked_method` wraps a method so that its sessions check themselves; the settings never
 know. :func:`result_problems` is the pure check, shared with ``mosebench check-method``.
@@ -151,6 +151,9 @@ def result_problems(result: Any, shape: tuple[int, int], ids: frozenset[int] | N
     t = result.model_time_s
     if not _is_number(t) or not math.isfinite(float(t)) or float(t) < 0:
         out.append(Problem("timing", f"model_time_s is {t!r}, must be a finite number of seconds >= 0", f))
+    processed = getattr(result, "processed", False)  # FPS counts processed frames (absent in older APIs)
+    if not isinstance(processed, (bool, np.bool_)):
+        out.append(Problem("timing", f"processed is {processed!r}, must be True or False", f))
     return out
 
 
