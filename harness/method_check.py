@@ -2,33 +2,16 @@
 
 It drives one constructed method on a small synthetic MOSE-layout dataset (2 videos x 8 frames,
 48 x 64, written to a temp folder by :func:`harness.data.synth.generate` and read by the real
-reader) and reports one line per check:
-
-* ``frames``: one result per frame, in order ``0 .. len(video)-1``, from every session;
-* ``ids``: results use the prompted (dataset) ids only, and every prompted object has an entry
-  from its prompt frame on;
-* ``masks``: masks are ``(H, W) bool`` at the video's size (boxes four numbers or None, scores in
-  [0, 1]); mask-output methods show something on a prompt frame;
-* ``later objects``: an object first prompted on frame ``f`` is absent before ``f``;
-* ``prompt feedback`` (``capabilities.prompt_feedback``): ``add_prompt`` returns the prompt
-  frame's masks;
-* ``timing``: ``model_time_s`` finite, ``>= 0`` and not zero everywhere;
-* ``prompts refused``: each prompt kind not in ``capabilities.prompts`` raises ``CapabilityError``
-  naming the kind;
-* ``fresh state``: a second video in the same method instance sees none of the first video's
-  objects, and the first video's results do not change after it;
-* ``deterministic`` (``Method.deterministic``): two runs on the same video give equal results;
-* ``causal`` (``capabilities.streaming``, deterministic methods): changing frames after ``t``
-  changes no result on frames ``<= t``;
-* ``unprompted`` (``capabilities.unprompted``): proposals without prompts, ids in 1..255, at
-  most ``max_objects``.
+reader) and reports one line per check (:data:`CHECKS`; what each asks is tabulated in
+docs/adding_a_method.md, "Check your method"). Video A has an object that first appears on a
+later frame; video B gets one object, prompted after it appears. Per-result problems come from
+:func:`harness.contract.result_problems`, the check the runner applies at run time.
 
 Sessions are planned as the settings plan them (:func:`harness.settings._drive.plan_sessions`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import traceback
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -420,12 +403,3 @@ def check_method(method: Any, name: str, workdir: str | Path, only: Collection[s
             problem = describe_exception(exc)
         out.append(CheckResult(check, "fail" if problem else "pass", problem or _PASS[check]))
     return Report(name, tuple(out))
-
-
-def with_options(cls: type, options: dict[str, Any]) -> dict[str, Any]:
-    """``options`` restricted to fields of ``cls.Config`` (so one test option set fits every method)."""
-    schema = getattr(cls, "Config", None)
-    if schema is None or not dataclasses.is_dataclass(schema):
-        return {}
-    names = {f.name for f in dataclasses.fields(schema)}
-    return {k: v for k, v in options.items() if k in names}

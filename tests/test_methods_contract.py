@@ -8,6 +8,7 @@ the interface does); only they need torch.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from harness import registry
-from harness.method_check import CHECKS, check_method, with_options
+from harness.method_check import CHECKS, check_method
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _runner_common import main  # noqa: E402
@@ -44,6 +45,15 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def with_options(cls: type, options: dict) -> dict:
+    """``options`` restricted to fields of ``cls.Config`` (so one test option set fits every method)."""
+    schema = getattr(cls, "Config", None)
+    if schema is None or not dataclasses.is_dataclass(schema):
+        return {}
+    names = {f.name for f in dataclasses.fields(schema)}
+    return {k: v for k, v in options.items() if k in names}
 
 
 def _installed() -> list[str]:
