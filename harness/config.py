@@ -27,6 +27,7 @@ from typing import Any  # noqa: UP035 - OmegaConf needs typing generics
 from harness.errors import ConfigError
 
 GROUPS = ("experiment", "method", "setting", "dataset", "cluster")
+RESERVED_METHOD_KEYS = ("defaults", "adapter")
 
 
 @dataclass
@@ -126,7 +127,7 @@ class ExperimentConfig:
     retry: RetryConfig = field(default_factory=RetryConfig)
     device: str = "cpu"
     writer_threads: int = 2  # background PNG writers per video (encoding releases the GIL)
-    plugins: list[str] = field(default_factory=list)  # modules / .py files with MOSEBENCH_ADAPTERS / _SETTINGS
+    plugins: list[str] = field(default_factory=list)  # modules / .py files with MOSEBENCH_ADAPTERS
     results: str = "results"
     run_id: str | None = None  # default: a hash of what determines the numbers
     force: bool = False
@@ -266,8 +267,8 @@ def load_experiment(experiment: str = "demo", overrides: Sequence[str] = (), *,
     """Resolve an experiment: its YAML (+ defaults), the group YAMLs it names, then ``overrides``.
 
     Returns a fully typed :class:`ExperimentConfig` whose ``setting``/``dataset`` maps hold one
-    entry per name used by a cell. Method sub-configs stay mappings here;
-    :func:`harness.registry.build_config` types them against the method's ``Config`` class.
+    entry per name used by a cell. Method sub-configs stay mappings here; :func:`method_config`
+    types them against the method's ``Config`` class.
     """
     from omegaconf import OmegaConf
 
@@ -352,6 +353,19 @@ def expand_cells(cfg: ExperimentConfig) -> tuple[Cell, ...]:
                 for s in g.settings:
                     seen.setdefault(Cell(m, s, d), None)
     return tuple(seen)
+
+
+def method_config(method_cls: type, name: str, raw: Mapping[str, Any] | None,
+                  overrides: Mapping[str, Any] | None = None) -> Any:
+    """Type a method's sub-config against ``method_cls.Config`` (None when the class has none)."""
+    data = {k: v for k, v in (raw or {}).items() if k not in RESERVED_METHOD_KEYS}
+    schema = getattr(method_cls, "Config", None)
+    if schema is None or not is_dataclass(schema):
+        extra = {**data, **(overrides or {})}
+        if extra:
+            raise ConfigError(f"method '{name}' takes no options, got: {', '.join(sorted(extra))}")
+        return None
+    return merge_into(schema, data, dict(overrides or {}), where=f"method '{name}'")
 
 
 def adapter_name(name: str, raw: Mapping[str, Any] | None) -> str:
