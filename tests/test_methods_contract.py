@@ -96,8 +96,9 @@ def test_every_weight_free_builtin_is_covered_without_torch():
     ("missing-frame", "frames", "frame 2: yielded frame 3 where frame 2 was due"),
     ("early", "later objects", "object 6 is predicted before its first prompt on frame 3"),
     ("greedy", "prompts refused", "a box prompt was accepted"),
-    # a leak also shows the first video's object before its prompt on the second
-    ("leaky", "fresh state+later objects", "state of the previous video leaked"),
+    # a leak also shows the first video's object before its prompt on the second (and, where
+    # FrameResult has `processed`, frames before that prompt as processed)
+    ("leaky", "fresh state+later objects+timing?", "state of the previous video leaked"),
     ("no-timing", "timing", "model_time_s is 0 on every frame"),
 ])
 def test_check_method_names_each_bug_of_a_broken_plugin(capsys, name, check, needle):
@@ -106,7 +107,9 @@ def test_check_method_names_each_bug_of_a_broken_plugin(capsys, name, check, nee
     failed = {c["name"]: c["detail"] for c in doc["checks"] if c["status"] == "fail"}
     assert rc == 1 and not doc["ok"]
     checks = check.split("+")
-    assert set(failed) == set(checks), failed  # exactly the planted bug, nothing else
+    must = {c for c in checks if not c.endswith("?")}
+    may = {c.rstrip("?") for c in checks}
+    assert must <= set(failed) <= may, failed  # exactly the planted bug and its consequences
     assert needle in failed[checks[0]], failed[checks[0]]
 
 
