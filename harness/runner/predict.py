@@ -54,13 +54,12 @@ def _labels_from_boxes(boxes: Mapping[int, Any], shape: tuple[int, int]):
 
 
 def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, device: str = "cpu",
-                  attempt: int = 1, on_frame: Callable[[], None] | None = None, writers: int = 2,
-                  method_name: str | None = None) -> dict:
+                  attempt: int = 1, on_frame: Callable[[], None] | None = None, writers: int = 2) -> dict:
     """Predict one video and write its PNGs and record. Returns the record.
 
     Every result the method yields and the setting emits is validated (:mod:`harness.contract`):
-    a bad id, shape, dtype or frame order raises ``MethodOutputError`` naming the method
-    (``method_name``), video, frame and object, and the video is failed, not scored.
+    a bad id, shape, dtype or frame order raises ``MethodOutputError`` naming the method, video,
+    frame and object, and the video is failed, not scored.
 
     Box-only methods (trackers) get their boxes rasterised into the PNGs and kept per frame in the
     record (``boxes``: obj_id -> list of ``[x, y, w, h]`` or None), which VOT scoring reads.
@@ -81,7 +80,7 @@ def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, d
     boxes: dict[int, list] = {}
     emitted = [0]
     started = time.time()
-    method = checked_method(method, method_name)
+    method = checked_method(method)  # run_shard wraps it with its registry name
     append_line(cell_dir.events, {"event": "start", "video": video.name, "job": _job_id(),
                                   "host": socket.gethostname(), "pid": os.getpid(), "attempt": attempt,
                                   "time": started})
@@ -147,6 +146,7 @@ def run_shard(run_dir: str | os.PathLike, shard: Shard, *, method_overrides: Map
     on; :class:`ShardFailed` is raised at the end if any failed."""
     from harness import registry
     from harness.config import adapter_name
+    from harness.contract import checked_method
     from harness.runner.driver import load_run_config, run_cells
     from harness.runner.plan import make_setting, open_dataset, retry_overrides_for
 
@@ -177,7 +177,7 @@ def run_shard(run_dir: str | os.PathLike, shard: Shard, *, method_overrides: Map
         cls = registry.get(name)
         raw.update(retry_overrides_for(cls, dict(method_overrides or {})))
         mcfg = registry.build_config(cls, {k: v for k, v in raw.items() if k != "adapter"})
-        method = registry.create(name, mcfg, cfg.device)
+        method = checked_method(registry.create(name, mcfg, cfg.device), method_name)
         setting = make_setting(cfg, setting_name)
         dataset = open_dataset(cfg.dataset[dataset_name])
         for v in todo:
@@ -185,7 +185,7 @@ def run_shard(run_dir: str | os.PathLike, shard: Shard, *, method_overrides: Map
                 bar.set_postfix_str(f"{item.cell} {v}")
             try:
                 predict_video(method, setting, dataset.video(v), cell_dir, device=cfg.device, attempt=attempt,
-                              writers=cfg.writer_threads, method_name=method_name)
+                              writers=cfg.writer_threads)
                 done.append(f"{item.cell}/{v}")
             except Exception as exc:
                 tb = traceback.format_exc()
