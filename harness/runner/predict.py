@@ -80,7 +80,7 @@ def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, d
     boxes: dict[int, list] = {}
     emitted = [0]
     started = time.time()
-    method = checked_method(method)  # run_shard wraps it with its registry name
+    method = checked_method(method)  # validates what its sessions yield
     append_line(cell_dir.events, {"event": "start", "video": video.name, "job": _job_id(),
                                   "host": socket.gethostname(), "pid": os.getpid(), "attempt": attempt,
                                   "time": started})
@@ -146,7 +146,6 @@ def run_shard(run_dir: str | os.PathLike, shard: Shard, *, method_overrides: Map
     on; :class:`ShardFailed` is raised at the end if any failed."""
     from harness import registry
     from harness.config import adapter_name
-    from harness.contract import checked_method
     from harness.runner.driver import load_run_config, run_cells
     from harness.runner.plan import make_setting, open_dataset, retry_overrides_for
 
@@ -177,7 +176,7 @@ def run_shard(run_dir: str | os.PathLike, shard: Shard, *, method_overrides: Map
         cls = registry.get(name)
         raw.update(retry_overrides_for(cls, dict(method_overrides or {})))
         mcfg = registry.build_config(cls, {k: v for k, v in raw.items() if k != "adapter"})
-        method = checked_method(registry.create(name, mcfg, cfg.device), method_name)
+        method = registry.create(name, mcfg, cfg.device)
         setting = make_setting(cfg, setting_name)
         dataset = open_dataset(cfg.dataset[dataset_name])
         for v in todo:
