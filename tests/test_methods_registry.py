@@ -159,7 +159,7 @@ def test_registry_is_light_and_cli_lists_methods():
     assert "sam2-l" in table and "unprompted" in table
 
 
-# --- settings: the same registry mechanism (harness.registry.LazyRegistry) ----------------------
+# --- settings: the same registry mechanism (harness.lazy_registry.LazyRegistry) ----------------------
 
 SETTING_PLUGIN = str(Path(__file__).resolve().parent / "_setting_plugin.py")
 
@@ -192,10 +192,8 @@ def test_settings_registry_builtins_entry_points_and_plugins(monkeypatch, tmp_pa
     none.write_text("X = 1\n")
     with pytest.raises(ConfigError, match="MOSEBENCH_SETTINGS"):
         reg.load_plugin(str(none))
-    from harness.plugins import load_plugin
-
     with pytest.raises(ConfigError, match="neither MOSEBENCH_ADAPTERS nor MOSEBENCH_SETTINGS"):
-        load_plugin(str(none))
+        registry.load_plugin(str(none))
     assert "centre-click" not in settings.names()  # the isolated registry left the global one alone
 
 

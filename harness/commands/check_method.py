@@ -49,12 +49,11 @@ def run(args: argparse.Namespace) -> int:
     from harness import registry
     from harness.errors import ConfigError, MosebenchError
     from harness.method_check import CHECKS, SYNTH, CheckResult, Report, check_method, describe_exception
-    from harness.plugins import load_plugins
 
     bad = [c for c in args.check or () if c not in CHECKS]
     if bad:
         raise ConfigError(f"unknown check(s) {', '.join(bad)}; known: {', '.join(CHECKS)}")
-    load_plugins(args.plugin)
+    registry.load_plugins(args.plugin)
     cls = registry.get(args.name)
     options = parse_options(args.option)
     if not args.json:

@@ -9,8 +9,8 @@ HELP = "list the registered methods, their capabilities and whether their depend
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
-                        help="import a module (dotted name or .py file) that defines MOSEBENCH_ADAPTERS and/or "
-                             "MOSEBENCH_SETTINGS (repeatable)")
+                        help="import a module (dotted name or .py file) that defines MOSEBENCH_ADAPTERS "
+                             "(repeatable)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -42,9 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from harness import registry
 
     if args.plugin:
-        from harness.plugins import load_plugins
-
-        load_plugins(args.plugin)
+        registry.load_plugins(args.plugin)
     table = rows(registry.default)
     if args.json:
         print(json.dumps(table, indent=2))

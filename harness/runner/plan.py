@@ -217,9 +217,9 @@ def plan_shards(pending: dict[str, list[str]], cluster: ClusterConfig) -> list[S
 
 def load_plugins(cfg: ExperimentConfig) -> None:
     if cfg.plugins:
-        from harness.plugins import load_plugins as load
+        from harness import registry
 
-        load(cfg.plugins)
+        registry.load_plugins(cfg.plugins)
 
 
 def resolve_cells(cfg: ExperimentConfig) -> tuple[Cell, ...]:

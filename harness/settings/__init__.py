@@ -3,13 +3,13 @@
 A setting turns ground truth into the prompts a method receives, drives the method's session and
 names the metrics it reports. Methods never see ground truth; settings never write files.
 
-Settings are registered like methods (:class:`harness.registry.LazyRegistry`), so importing
+Settings are registered like methods (:class:`harness.lazy_registry.LazyRegistry`), so importing
 ``harness.settings`` stays light (no numpy/scipy/cv2 until a setting is used):
 
 * built-ins: the lazy ``name -> "module:Class"`` table :data:`BUILTINS`;
 * third-party packages: entry points in the group ``mosebench.settings`` (entry name = setting
   name, value = ``"module:Class"``, a :class:`~harness.settings.base.Setting` subclass);
-* unpublished code: a plugin module (``--plugin`` / ``plugins: [...]``, :mod:`harness.plugins`)
+* unpublished code: a plugin module (``--plugin`` / ``plugins: [...]``, :func:`harness.registry.load_plugin`)
   defining ``MOSEBENCH_SETTINGS = {"name": SettingClass}``.
 """
 
@@ -19,7 +19,7 @@ import difflib
 from typing import TYPE_CHECKING
 
 from harness.errors import ConfigError, MosebenchError
-from harness.registry import LazyRegistry
+from harness.lazy_registry import LazyRegistry
 
 if TYPE_CHECKING:
     from harness.settings.base import Setting
