@@ -52,3 +52,16 @@ def slurm_cluster():
     from _slurm import session
 
     yield from session(require=os.environ.get("MOSEBENCH_REQUIRE_SLURM") == "1")
+
+
+# --- methods and settings registries (owner: contract) ----------------------------------------
+
+
+@pytest.fixture
+def fresh_registries(monkeypatch: pytest.MonkeyPatch):
+    """Process-wide method and setting registries holding only the built-ins for one test, so
+    plugins loaded in-process (``--plugin``, ``plugins=[...]``) do not leak into other tests."""
+    from harness import registry, settings
+
+    monkeypatch.setattr(registry, "default", registry.Registry(registry.BUILTINS))
+    monkeypatch.setattr(settings, "registry", settings.SettingRegistry(settings.BUILTINS))

@@ -101,7 +101,7 @@ def test_every_weight_free_builtin_is_covered_without_torch():
     ("leaky", "fresh state+later objects+timing?", "state of the previous video leaked"),
     ("no-timing", "timing", "model_time_s is 0 on every frame"),
 ])
-def test_check_method_names_each_bug_of_a_broken_plugin(capsys, name, check, needle):
+def test_check_method_names_each_bug_of_a_broken_plugin(capsys, fresh_registries, name, check, needle):
     rc, out = main(capsys, "check-method", name, "--plugin", BROKEN, "--json")
     doc = json.loads(out)
     failed = {c["name"]: c["detail"] for c in doc["checks"] if c["status"] == "fail"}
@@ -113,7 +113,7 @@ def test_check_method_names_each_bug_of_a_broken_plugin(capsys, name, check, nee
     assert needle in failed[checks[0]], failed[checks[0]]
 
 
-def test_check_method_cli_report_and_exit_codes(capsys):
+def test_check_method_cli_report_and_exit_codes(capsys, fresh_registries):
     rc, out = main(capsys, "check-method", "static")
     assert rc == 0, out
     assert "PASS  frames" in out and "SKIP  unprompted" in out and "all checks passed" in out

@@ -197,7 +197,7 @@ def test_settings_registry_builtins_entry_points_and_plugins(monkeypatch, tmp_pa
     assert "centre-click" not in settings.names()  # the isolated registry left the global one alone
 
 
-def test_third_party_setting_runs_through_the_runner(tmp_path, synth_data, capsys):
+def test_third_party_setting_runs_through_the_runner(tmp_path, synth_data, capsys, fresh_registries):
     """A setting from a plugin file is planned, run (in shards that load the plugin again), scored."""
     from _runner_common import main, smoke
 

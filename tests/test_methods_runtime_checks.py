@@ -25,7 +25,8 @@ BROKEN = str(Path(__file__).resolve().parent / "_broken_plugins.py")
     ("byte-masks", "mask has dtype uint8, must be bool"),
     ("missing-frame", "frame 2: yielded frame 3 where frame 2 was due"),
 ])
-def test_runner_fails_the_broken_video_only(tmp_path: Path, synth_data: Path, capsys, method, needle) -> None:
+def test_runner_fails_the_broken_video_only(tmp_path: Path, synth_data: Path, capsys, fresh_registries, method,
+                                            needle) -> None:
     from harness.data import open_dataset
 
     videos = open_dataset(synth_data).videos
