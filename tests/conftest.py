@@ -65,4 +65,3 @@ def slurm_cluster():
     from _slurm import session
 
     yield from session(require=os.environ.get("MOSEBENCH_REQUIRE_SLURM") == "1")
-
