@@ -164,7 +164,7 @@ def test_registry_is_light_and_cli_lists_methods():
 SETTING_PLUGIN = str(Path(__file__).resolve().parent / "_setting_plugin.py")
 
 
-def test_settings_registry_builtins_entry_points_and_plugins(monkeypatch, tmp_path):
+def test_settings_registry_builtins_entry_points_and_plugins(monkeypatch, tmp_path, fresh_registries):
     from harness import settings
     from harness.settings.base import Setting
 
