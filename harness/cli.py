@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "score": "score",
     "compare": "compare",
     "methods": "methods",
+    "check-method": "check_method",
 }
 
 
