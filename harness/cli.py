@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "pack": "pack",
     "score": "score",
     "compare": "compare",
+    "report": "report",
     "methods": "methods",
 }
 
