@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "score": "score",
     "compare": "compare",
     "report": "report",
+    "ingest": "ingest",
     "methods": "methods",
 }
 
