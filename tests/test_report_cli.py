@@ -112,3 +112,20 @@ def test_latex_compiles(demo_run, tmp_path, capsys):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert (tmp_path / "r.pdf").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_paper_table4_experiment_reports_paper_numbers(tmp_path, capsys):
+    """The shipped paper-table4 experiment, narrowed to SAM2-B+ (seeded random weights: no download) on
+    synth-tiny, runs and reports next to the paper's "SAM2-B+ (ZS)" row with deltas."""
+    out = cli("run", "experiment=paper-table4", "method=sam2-b+", "dataset=synth-tiny", "cluster=inline",
+              "mlflow.enabled=false", f"results={tmp_path / 'results'}", "method.sam2-b+.random_init=true",
+              "method.sam2-b+.image_size=64", timeout=900).stdout
+    run = run_dir_from(out)
+    rc, md = main(capsys, "report", str(run))
+    assert rc == 0
+    lines = md.splitlines()
+    i = next(k for k, line in enumerate(lines) if line.startswith("| sam2-b+ | ours |"))
+    assert lines[i + 1].startswith("| SAM2-B+ (ZS) | paper |  | 42.4 | 40.7 |")
+    ours = json.loads((run / "sam2-b+--mask--synth-tiny" / "summary.json").read_text())["metrics"]["JF_hat"]
+    assert lines[i + 2].startswith(f"|  | Δ |  | {ours - 42.4:+.1f} |")
