@@ -87,3 +87,21 @@ def test_not_a_result_is_refused(predicted, tmp_path):
     junk.write_text("hello\n")
     p = cli("ingest", str(predicted / CELL), str(junk), check=False)
     assert p.returncode == 2 and "scores.txt" in p.stderr
+
+
+def test_ingested_cell_logs_to_mlflow_with_its_source(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cli("predict", "experiment=smoke", f"results={tmp_path / 'results'}", "mlflow.enabled=true",
+        f"mlflow.tracking_uri={uri}")
+    (run,) = (tmp_path / "results" / "runs" / "smoke").iterdir()
+    out = cli("ingest", str(run / CELL), str(GOLDEN / "scores.txt")).stdout
+    assert f"mosebench log {run}" in out
+    cli("log", str(run), timeout=300)
+    from mlflow.tracking import MlflowClient
+
+    logged = json.loads((run / CELL / "mlflow.json").read_text())
+    r = MlflowClient(uri).get_run(logged["run_id"])
+    assert r.data.metrics["JF_hat"] == 29.94 and r.data.tags["scores_source"] == "server"
+    assert r.data.tags["server_result_sha256"] == hashlib.sha256((GOLDEN / "scores.txt").read_bytes()).hexdigest()
+    arts = {a.path for a in MlflowClient(uri).list_artifacts(logged["run_id"], "server_scores")}
+    assert {"server_scores/scores.txt", "server_scores/metrics.json", "server_scores/source.json"} <= arts

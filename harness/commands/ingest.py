@@ -23,5 +23,6 @@ def run(args: argparse.Namespace) -> int:
           + ", ".join(f"{k} {m[k]:.1f}" for k in ("JF_hat", "JF_hat_d", "JF_hat_r", "JF") if k in m))
     from pathlib import Path
 
-    print(f"report: mosebench report {Path(args.cell).resolve().parent}")
+    run_dir = Path(args.cell).resolve().parent
+    print(f"report: mosebench report {run_dir}\nMLflow: mosebench log {run_dir}")
     return 0

@@ -80,4 +80,5 @@ def ingest(cell_dir: str | Path, result: ServerResult, *, replace: bool = False)
         "finished_at": max(r.get("finished_at", 0.0) for r in records.values()),
     }
     write_json(cdir.summary, summary)  # last: its presence means the cell is scored
+    cdir.mlflow.unlink(missing_ok=True)  # a run logged with other scores: `mosebench log` logs a new one
     return summary
