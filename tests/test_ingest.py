@@ -32,6 +32,8 @@ def _zip(tmp_path: Path, scores: str | None = None, metrics: str | None = None) 
 
 
 def test_ingest_zip_gives_a_scored_cell_and_a_report_row(predicted, tmp_path, capsys):
+    before = cli("report", str(predicted), check=False)
+    assert before.returncode == 2 and "mosebench ingest" in before.stderr  # predict-only: nothing scored yet
     z = _zip(tmp_path)
     rc, out = main(capsys, "ingest", str(predicted / CELL), str(z))
     assert rc == 0 and "server scores attached" in out
