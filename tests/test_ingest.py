@@ -107,3 +107,20 @@ def test_ingested_cell_logs_to_mlflow_with_its_source(tmp_path):
     assert r.data.tags["server_result_sha256"] == hashlib.sha256((GOLDEN / "scores.txt").read_bytes()).hexdigest()
     arts = {a.path for a in MlflowClient(uri).list_artifacts(logged["run_id"], "server_scores")}
     assert {"server_scores/scores.txt", "server_scores/metrics.json", "server_scores/source.json"} <= arts
+
+
+def test_long_video_table_from_the_servers_per_object_scores(predicted, capsys):
+    """With every video counted as long, TABLE 11 from metrics.json must equal the official scorer's own
+    dataset numbers in scores.txt (up to its 2-decimal rounding of each object)."""
+    from harness.report.server import long_video_scores, read_result
+
+    res = read_result(GOLDEN / "scores.txt")
+    frames = {v: 6 for v in ("synth000", "synth001", "synth002")}
+    all_long = long_video_scores(res.per_object, frames, min_frames=5)
+    assert all_long["n_objects"] == 18
+    for k in ("JF_hat", "JF_hat_d", "JF_hat_r"):
+        assert all_long[k] == pytest.approx(res.metrics[k], abs=0.01)
+    assert long_video_scores(res.per_object, frames)["n_objects"] == 0  # 6 frames: none is > 300
+    main(capsys, "ingest", str(predicted / CELL), str(GOLDEN / "scores.txt"))
+    saved = json.loads((predicted / CELL / "server_scores" / "long_videos.json").read_text())
+    assert saved["min_frames"] == 300 and saved["n_videos"] == 0

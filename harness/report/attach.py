@@ -64,6 +64,11 @@ def ingest(cell_dir: str | Path, result: ServerResult, *, replace: bool = False)
     atomic_write_text(out_dir / "scores.txt", result.scores_txt)
     if result.metrics_json is not None:
         atomic_write_text(out_dir / "metrics.json", result.metrics_json)
+    if result.per_object:  # TABLE 11 from the server's per-object scores and the videos' frame counts
+        from harness.report.server import long_video_scores
+
+        write_json(out_dir / "long_videos.json",
+                   long_video_scores(result.per_object, {v: int(r["frames"]) for v, r in records.items()}))
     source = {"file": str(Path(result.path).resolve()), "sha256": result.sha256, "ingested_at": time.time()}
     write_json(out_dir / "source.json", source)
     metrics = dict(result.metrics)

@@ -85,7 +85,8 @@ def read_cell(run_root: Path, cell: str) -> CellResult | None:
     scores = read_json(cdir.scores / "summary.json") or {}
     ci = {k: (float(v[0]), float(v[1])) for k, v in (scores.get("ci") or {}).items()
           if isinstance(v, (list, tuple)) and len(v) == 2 and None not in v}
-    long = read_json(cdir.scores / "long_videos.json") or {}
+    long = read_json(cdir.scores / "long_videos.json") or read_json(cdir.root / "server_scores" / "long_videos.json") \
+        or {}
     return CellResult(
         run=str(run_root), cell=cell, method=str(summary["method"]), setting=str(summary["setting"]),
         dataset=str(summary["dataset"]), videos=int(summary.get("videos") or 0),

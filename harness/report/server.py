@@ -106,3 +106,29 @@ def read_result(path: str | Path) -> ServerResult:
             raise DataError(f"{p}: metrics.json is not JSON ({exc})") from exc
         per_object = {k: v for k, v in data.items() if isinstance(v, dict)}
     return ServerResult(metrics, per_object, scores, mj, digest, str(p))
+
+
+def _mean(vals: list[float]) -> float | None:
+    return sum(vals) / len(vals) if vals else None
+
+
+def long_video_scores(per_object: dict[str, dict], video_frames: dict[str, int], *,
+                      min_frames: int | None = None) -> dict[str, float | int | None]:
+    """TABLE 11 (videos with more than ``min_frames`` frames, default the paper's 300) from the server's
+    per-object scores, in :func:`harness.metrics.attributes.long_video_table`'s form. ``video_frames``: each
+    video's frame count (the cell's records). Same arithmetic as the local table: J&F̂ = (mean J + mean F̂)/2,
+    J&F̂_d / J&F̂_r = mean over the objects that have them; only the server's 2-decimal rounding differs."""
+    from harness.metrics.attributes import LONG_FRAMES
+
+    limit = LONG_FRAMES if min_frames is None else min_frames
+    long_videos = {v for v, n in video_frames.items() if n > limit}
+    rows = [r for k, r in per_object.items() if k.rsplit("_", 1)[0] in long_videos]
+
+    def col(name: str) -> list[float]:
+        return [float(r[name]) for r in rows if r.get(name) is not None]
+
+    j, fh = _mean(col("J")), _mean(col("F_new"))
+    d, r = _mean(col("disappear_J&F_new")), _mean(col("reappear_J&F_new"))
+    return {"min_frames": limit, "n_videos": len(long_videos), "n_objects": len(rows),
+            "JF_hat": None if j is None or fh is None else (j + fh) / 2, "JF_hat_d": d, "JF_hat_r": r,
+            "delta": None if d is None or r is None else d - r}
