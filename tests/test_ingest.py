@@ -32,8 +32,9 @@ def _zip(tmp_path: Path, scores: str | None = None, metrics: str | None = None) 
 
 
 def test_ingest_zip_gives_a_scored_cell_and_a_report_row(predicted, tmp_path, capsys):
-    before = cli("report", str(predicted), check=False)
-    assert before.returncode == 2 and "mosebench ingest" in before.stderr  # predict-only: nothing scored yet
+    before = cli("report", str(predicted))  # predict-only: speed and memory, no scores yet
+    row = next(line for line in before.stdout.splitlines() if line.startswith("| static |"))
+    assert "| predict-only | – | – |" in row and "mosebench ingest" in before.stderr
     z = _zip(tmp_path)
     rc, out = main(capsys, "ingest", str(predicted / CELL), str(z))
     assert rc == 0 and "server scores attached" in out
@@ -124,3 +125,11 @@ def test_long_video_table_from_the_servers_per_object_scores(predicted, capsys):
     main(capsys, "ingest", str(predicted / CELL), str(GOLDEN / "scores.txt"))
     saved = json.loads((predicted / CELL / "server_scores" / "long_videos.json").read_text())
     assert saved["min_frames"] == 300 and saved["n_videos"] == 0
+
+
+def test_a_speed_only_summary_does_not_block_ingest(predicted, capsys):
+    """A predict-only cell may carry a summary with FPS/memory only: that is not a local score."""
+    (predicted / CELL / "summary.json").write_text(json.dumps(
+        {"cell": CELL, "method": "static", "setting": "mask", "dataset": "synth-tiny", "metrics": {"fps": 10.0}}))
+    rc, _ = main(capsys, "ingest", str(predicted / CELL), str(GOLDEN / "scores.txt"))
+    assert rc == 0 and json.loads((predicted / CELL / "summary.json").read_text())["source"] == "server"

@@ -30,8 +30,7 @@ def run(args: argparse.Namespace) -> int:
         raise DataError(f"-o {args.output} is a folder; pass the file to write, e.g. {Path(args.output) / 'report.md'}")
     cells, missing = collect(args.runs)
     if not cells:
-        raise DataError(f"no scored cell in {', '.join(args.runs)}; run `mosebench status RUN` to see why "
-                        "(`mosebench run` scores cells; predict-only cells need `mosebench ingest`)")
+        raise DataError(f"no finished cell in {', '.join(args.runs)}; `mosebench status RUN` says why")
     numbers = layouts.applicable(cells) if args.table == "auto" else [int(args.table)]
     tables = []
     for n in numbers:
@@ -56,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         text = render.html_page(tables, figures, title=f"mosebench report: {', '.join(args.runs)}")
     if missing:
-        print(f"not scored (left out): {', '.join(missing)}", file=sys.stderr)
+        print(f"not scored: {', '.join(missing)} (unfinished: mosebench resume RUN; predicted for the evaluation "
+              "server: mosebench ingest RUN/<cell> RESULT)", file=sys.stderr)
     if args.plots:
         for name, png in figures.items():
             atomic_write_bytes(Path(args.plots) / f"{name}.png", png)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from harness.errors import DataError
-from harness.report.server import ServerResult
+from harness.report.server import OFFICIAL_KEYS, ServerResult
 from harness.runner.rundir import RunDir, read_json, write_json
 
 
@@ -55,7 +55,8 @@ def ingest(cell_dir: str | Path, result: ServerResult, *, replace: bool = False)
         raise DataError(f"{cdir.root}: {len(prog['failed'])} failed and {len(prog['missing'])} missing video(s); "
                         f"finish the cell first (mosebench resume {run.root}), then pack, upload and ingest")
     old = read_json(cdir.summary)
-    if old and old.get("source", "local") != "server" and not replace:
+    scored = any(k in (old or {}).get("metrics", {}) for k in OFFICIAL_KEYS.values())  # not just speed
+    if old and scored and old.get("source", "local") != "server" and not replace:
         raise DataError(f"{cdir.summary}: the cell is already scored locally; pass --replace to use the server's "
                         "scores instead")
     _check_objects(result, list(planned.get("videos") or prog["done"]))

@@ -76,12 +76,30 @@ def _vot(path: Path) -> VotCurves | None:
     return VotCurves(tuple(d["success_curve"]), tuple(d.get("precision_curve") or ()))
 
 
-def read_cell(run_root: Path, cell: str) -> CellResult | None:
-    """The cell's result, or None when it has no summary yet (not scored / not ingested)."""
+PREDICT_ONLY = "predict-only"
+
+
+def _predicted(run_root: Path, cell: str, planned: dict) -> CellResult | None:
+    """A finished cell without scores (`mosebench predict`): its speed and memory from the records."""
+    from harness.runner.aggregate import cell_progress, speed_metrics
+
+    run = RunDir(run_root)
+    prog = cell_progress(run, cell)
+    if prog["failed"] or prog["missing"] or not prog["done"]:
+        return None
+    records = [run.cell(cell).record(v) for v in prog["done"]]
+    return CellResult(run=str(run_root), cell=cell, method=str(planned["method"]), setting=str(planned["setting"]),
+                      dataset=str(planned["dataset"]), videos=len(records), metrics=speed_metrics(records),
+                      source=PREDICT_ONLY)
+
+
+def read_cell(run_root: Path, cell: str, planned: dict | None = None) -> CellResult | None:
+    """The cell's result; a finished but unscored cell gives its speed only (source ``predict-only``);
+    None when the cell is unfinished."""
     cdir = RunDir(run_root).cell(cell)
     summary = read_json(cdir.summary)
     if not summary:
-        return None
+        return _predicted(run_root, cell, planned) if planned else None
     scores = read_json(cdir.scores / "summary.json") or {}
     ci = {k: (float(v[0]), float(v[1])) for k, v in (scores.get("ci") or {}).items()
           if isinstance(v, (list, tuple)) and len(v) == 2 and None not in v}
@@ -98,7 +116,7 @@ def read_cell(run_root: Path, cell: str) -> CellResult | None:
 
 
 def collect(runs: Iterable[str | os.PathLike]) -> tuple[list[CellResult], list[str]]:
-    """(scored cells of every run in order, names of planned cells that have no summary)."""
+    """(every finished cell of the runs in order, names of the planned cells that have no scores)."""
     cells: list[CellResult] = []
     missing: list[str] = []
     for r in runs:
@@ -106,10 +124,10 @@ def collect(runs: Iterable[str | os.PathLike]) -> tuple[list[CellResult], list[s
         plan = read_json(run.plan)
         if not plan or not plan.get("cells"):
             raise DataError(f"{run.plan}: no cells planned; is {run.root} a finished `mosebench run`?")
-        for name in plan["cells"]:
-            res = read_cell(run.root, name)
-            if res is None:
+        for name, planned in plan["cells"].items():
+            res = read_cell(run.root, name, planned)
+            if res is None or res.source == PREDICT_ONLY:
                 missing.append(f"{run.root.name}/{name}")
-            else:
+            if res is not None:
                 cells.append(res)
     return cells, missing
