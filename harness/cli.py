@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "pack": "pack",
     "score": "score",
     "compare": "compare",
+    "report": "report",
+    "ingest": "ingest",
     "methods": "methods",
     "check-method": "check_method",
 }
