@@ -24,7 +24,7 @@ frame without a prompt and asks it which memory it may still select before pruni
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -232,6 +232,33 @@ class SAM2Session(Session):
                 self.state, frame, is_cond=True, consolidate_at_video_res=True)
             _, video_res = self.predictor._get_orig_video_res_output(self.state, cons["pred_masks_video_res"])
         return self._to_masks(video_res)
+
+    def score_clicks(self, frame: int, points: Sequence[tuple[float, float]]) -> list[tuple[float, np.ndarray]]:
+        """Decode each single positive click ``(x, y)`` on ``frame`` as its own object, in a scratch
+        state (this session's prompts and memory are untouched; the backbone runs once).
+
+        Returns ``(object score in [0, 1], (H, W) bool mask)`` per click, in click order (the
+        interface :mod:`adapters.sam2_proposals` uses).
+        """
+        import torch
+
+        from adapters.sam2_frames import new_inference_state
+
+        h, w = self.video.height, self.video.width
+        p = self.predictor
+        scratch = new_inference_state(self.images, h, w, self.method.device, self.cfg.offload_state_to_cpu)
+        out: list[tuple[float, np.ndarray]] = []
+        with self.method.inference():
+            for k, (x, y) in enumerate(points):
+                p.add_new_points_or_box(scratch, frame, k, points=np.array([[x, y]], np.float32),
+                                        labels=np.array([1], np.int32))
+            for k in range(len(points)):
+                res = scratch["temp_output_dict_per_obj"][k]["cond_frame_outputs"][frame]
+                logits = torch.nn.functional.interpolate(res["pred_masks"].float(), size=(h, w),
+                                                         mode="bilinear", align_corners=False)
+                score = float(torch.sigmoid(res["object_score_logits"].float()).item())
+                out.append((score, (logits[0, 0] > self.cfg.score_thresh).cpu().numpy()))
+        return out
 
     # -- propagation ----------------------------------------------------------------------
     def propagate(self) -> Iterator[FrameResult]:

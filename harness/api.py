@@ -107,7 +107,10 @@ class Capabilities:
             per object).
         add_objects_mid_video: objects may first be prompted on a frame after the first prompted one.
         unprompted: can run with no prompt at all and propose object tracks (unsupervised VOS).
-        streaming: causal: the result for frame t depends on frames <= t only.
+        streaming: causal: the result for frame t depends on frames <= t (and prompts) only. A
+            declaration, verified by ``mosebench check-method`` (results up to t must not change
+            when later frames do); the runner does not restrict frame access (readers decode
+            ahead), so a method that reads ahead must say ``streaming=False``.
         prompt_feedback: :meth:`Session.add_prompt` returns the method's mask on the prompt frame,
             so a click robot can place the next click on what the method got wrong.
         reprompt: prompts may be added after :meth:`Session.propagate` and a new propagate call
@@ -225,6 +228,9 @@ class Method(ABC):
 
     capabilities: ClassVar[Capabilities]
     Config: ClassVar[type | None] = None
+    deterministic: ClassVar[bool] = True
+    """Same video, prompts and options give the same results (checked by ``mosebench check-method``);
+    ``False`` for methods with unseeded randomness (e.g. OpenCV's MIL)."""
     requires: ClassVar[Mapping[str, str]] = {}
     """module name -> install hint, e.g. ``{"sam2": "SAM2_BUILD_CUDA=0 pip install --no-build-isolation sam2==1.1.0"}``."""
 

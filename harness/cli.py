@@ -25,7 +25,10 @@ COMMANDS: dict[str, str] = {
     "pack": "pack",
     "score": "score",
     "compare": "compare",
+    "report": "report",
+    "ingest": "ingest",
     "methods": "methods",
+    "check-method": "check_method",
 }
 
 

@@ -7,11 +7,17 @@ Three sources, in priority order:
 * third-party packages: entry points in the group ``mosebench.adapters`` (entry name = method
   name, value = ``"module:Class"``);
 * unpublished code: :func:`load_plugin` (CLI ``--plugin MODULE_OR_FILE``) imports a module or a
-  ``.py`` file and registers every entry of its ``MOSEBENCH_ADAPTERS = {"name": MethodClass}``.
+  ``.py`` file and registers every entry of its ``MOSEBENCH_ADAPTERS = {"name": MethodClass}``
+  (and of its ``MOSEBENCH_SETTINGS`` in :mod:`harness.settings`: one import, both tables).
 
 :func:`create` checks ``Method.requires`` with :func:`importlib.util.find_spec` *before* the
 constructor runs (which is where weights load), so a missing package is a one-line
 :class:`~harness.errors.MissingDependencyError` with the install hint.
+
+The mechanism (lazy targets, entry points, plugin tables, did-you-mean) is
+:class:`harness.lazy_registry.LazyRegistry`; :class:`Registry` specialises it for methods and
+:mod:`harness.settings` for settings (entry-point group ``mosebench.settings``, plugin table
+``MOSEBENCH_SETTINGS``).
 """
 
 from __future__ import annotations
@@ -20,12 +26,11 @@ import dataclasses
 import difflib
 import importlib
 import importlib.util
-import sys
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import ConfigError, MissingDependencyError, UnknownMethodError
+from harness.errors import ConfigError, MissingDependencyError, MosebenchError, UnknownMethodError
+from harness.lazy_registry import LazyRegistry, import_plugin
 
 if TYPE_CHECKING:
     from harness.api import Method
@@ -47,23 +52,6 @@ BUILTINS: dict[str, str] = {
     "rcms-b+": "adapters.sam2_rcms:RCMSBasePlus",
     "rcms-l": "adapters.sam2_rcms:RCMSLarge",
 }
-
-
-def _import_target(name: str, target: str) -> type:
-    module_name, _, attr = target.partition(":")
-    if not attr:
-        raise ConfigError(f"method '{name}': target '{target}' must look like 'package.module:Class'")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise MissingDependencyError(
-            f"method '{name}': cannot import its adapter module '{module_name}' ({exc}); "
-            "install the package that provides it"
-        ) from exc
-    try:
-        return getattr(module, attr)
-    except AttributeError as exc:
-        raise ConfigError(f"method '{name}': module '{module_name}' has no class '{attr}'") from exc
 
 
 _RESERVED_KEYS = ("adapter", "defaults")  # method-YAML keys read by harness.config, not options
@@ -97,75 +85,25 @@ def build_config(cls: type[Method], cfg: Any, *, where: str | None = None) -> An
     return build(schema, {k: v for k, v in cfg.items() if k not in _RESERVED_KEYS}, where=where)
 
 
-class Registry:
-    """A name -> method class table. Tests build their own; the CLI uses :data:`default`."""
+class Registry(LazyRegistry):
+    """The method table (name -> :class:`~harness.api.Method` subclass). Tests build their own; the
+    CLI and runner use :data:`default`."""
+
+    noun = "method"
+    plugin_table = "MOSEBENCH_ADAPTERS"
 
     def __init__(self, builtins: Mapping[str, str] | None = None, *,
                  entry_point_group: str | None = ENTRY_POINT_GROUP) -> None:
-        self._targets: dict[str, str | type] = dict(builtins or {})
-        self._group = entry_point_group
-        self._entry_points_loaded = entry_point_group is None
-        self._classes: dict[str, type] = {}
+        super().__init__(builtins, entry_point_group=entry_point_group)
 
-    # -- registration ------------------------------------------------------------------------
-    def register(self, name: str, target: str | type, *, replace: bool = False) -> None:
-        """Register ``target`` (a Method subclass or ``"module:Class"``) under ``name``."""
-        if not name or any(c.isspace() for c in name):
-            raise ConfigError(f"invalid method name {name!r}")
-        if name in self._targets and not replace and self._targets[name] != target:
-            raise ConfigError(f"method '{name}' is already registered ({self._describe(name)}); "
-                              "pick another name")
-        self._targets[name] = target
-        self._classes.pop(name, None)
+    def base_class(self) -> type:
+        from harness.api import Method
 
-    def load_plugin(self, module: str) -> list[str]:
-        """Import a module (dotted name) or a ``.py`` file and register its ``MOSEBENCH_ADAPTERS``.
-
-        Returns the names registered.
-        """
-        mod = _import_plugin(module)
-        table = getattr(mod, "MOSEBENCH_ADAPTERS", None)
-        if not isinstance(table, Mapping) or not table:
-            raise ConfigError(
-                f"plugin '{module}' defines no MOSEBENCH_ADAPTERS; add "
-                "MOSEBENCH_ADAPTERS = {'my-method': MyMethod} at module level (see docs/adding_a_method.md)"
-            )
-        for name, cls in table.items():
-            self._check_class(name, cls)
-            self.register(name, cls, replace=self._targets.get(name) is cls)
-        return list(table)
-
-    def _load_entry_points(self) -> None:
-        if self._entry_points_loaded:
-            return
-        self._entry_points_loaded = True
-        from importlib.metadata import entry_points
-
-        for ep in entry_points(group=self._group):
-            self._targets.setdefault(ep.name, ep.value)
-
-    # -- lookup ------------------------------------------------------------------------------
-    def names(self) -> list[str]:
-        """All registered method names, sorted."""
-        self._load_entry_points()
-        return sorted(self._targets)
-
-    def __contains__(self, name: str) -> bool:
-        self._load_entry_points()
-        return name in self._targets
+        return Method
 
     def get(self, name: str) -> type[Method]:
         """The method class for ``name`` (imports its adapter module, not its heavy packages)."""
-        self._load_entry_points()
-        if name in self._classes:
-            return self._classes[name]
-        if name not in self._targets:
-            raise UnknownMethodError(self._unknown_message(name))
-        target = self._targets[name]
-        cls = _import_target(name, target) if isinstance(target, str) else target
-        self._check_class(name, cls)
-        self._classes[name] = cls
-        return cls
+        return super().get(name)
 
     def missing_requirements(self, name: str) -> dict[str, str]:
         """``module -> install hint`` for each of the method's ``requires`` that does not import."""
@@ -181,24 +119,15 @@ class Registry:
             raise MissingDependencyError(f"method '{name}' needs {', '.join(missing)}: {lines}")
         return cls(build_config(cls, cfg), device)
 
-    # -- helpers -----------------------------------------------------------------------------
-    def _unknown_message(self, name: str) -> str:
+    def _unknown_error(self, name: str) -> MosebenchError:
         avail = self.names()
         close = difflib.get_close_matches(name, avail, n=3, cutoff=0.5)
         did = f"did you mean {' / '.join(repr(c) for c in close)}? " if close else ""
-        return (f"unknown method '{name}'; {did}available: {', '.join(avail)} "
-                "(third-party methods: install their package or pass --plugin MODULE)")
+        return UnknownMethodError(f"unknown method '{name}'; {did}available: {', '.join(avail)} "
+                                  "(third-party methods: install their package or pass --plugin MODULE)")
 
-    def _describe(self, name: str) -> str:
-        t = self._targets[name]
-        return t if isinstance(t, str) else f"{t.__module__}:{t.__qualname__}"
-
-    @staticmethod
-    def _check_class(name: str, cls: object) -> None:
-        from harness.api import Method
-
-        if not (isinstance(cls, type) and issubclass(cls, Method)):
-            raise ConfigError(f"method '{name}': {cls!r} is not a subclass of harness.api.Method")
+    def _check_class(self, name: str, cls: object) -> None:
+        super()._check_class(name, cls)
         if not hasattr(cls, "capabilities"):
             raise ConfigError(f"method '{name}': class {cls.__qualname__} declares no `capabilities`")
 
@@ -208,32 +137,6 @@ def _importable(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
         return False
-
-
-def _import_plugin(module: str):
-    path = Path(module)
-    if module.endswith(".py") or path.is_file():
-        if not path.is_file():
-            raise ConfigError(f"plugin file '{module}' does not exist")
-        mod_name = f"mosebench_plugin_{path.stem}"
-        if mod_name in sys.modules and getattr(sys.modules[mod_name], "__file__", None) == str(path.resolve()):
-            return sys.modules[mod_name]
-        spec = importlib.util.spec_from_file_location(mod_name, path.resolve())
-        if spec is None or spec.loader is None:
-            raise ConfigError(f"cannot load plugin file '{module}'")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[mod_name] = mod
-        try:
-            spec.loader.exec_module(mod)
-        except Exception:
-            sys.modules.pop(mod_name, None)
-            raise
-        return mod
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        raise ConfigError(f"plugin module '{module}' not found ({exc}); pass a dotted module name on "
-                          "PYTHONPATH or a path to a .py file") from exc
 
 
 default = Registry(BUILTINS)
@@ -253,7 +156,20 @@ def create(name: str, cfg: Any = None, device: str = "cpu") -> Method:
 
 
 def load_plugin(module: str) -> list[str]:
-    return default.load_plugin(module)
+    """Import a plugin module (dotted name or ``.py`` file) and register what it defines: methods
+    (``MOSEBENCH_ADAPTERS``) here, settings (``MOSEBENCH_SETTINGS``) in :mod:`harness.settings`.
+    Returns the names registered; a module defining neither is a :class:`ConfigError`."""
+    from harness import settings
+
+    mod = import_plugin(module)
+    names = default.register_table(mod, module) + settings.registry.register_table(mod, module)
+    if not names:
+        raise ConfigError(
+            f"plugin '{module}' defines neither MOSEBENCH_ADAPTERS nor MOSEBENCH_SETTINGS; add "
+            "MOSEBENCH_ADAPTERS = {'my-method': MyMethod} (docs/adding_a_method.md) or "
+            "MOSEBENCH_SETTINGS = {'my-setting': MySetting} (docs/settings.md) at module level"
+        )
+    return names
 
 
 def missing_requirements(name: str) -> dict[str, str]:

@@ -47,6 +47,19 @@ def make_synth(tmp_path_factory: pytest.TempPathFactory):
     return make
 
 
+# --- methods and settings registries (owner: contract) ----------------------------------------
+
+
+@pytest.fixture
+def fresh_registries(monkeypatch: pytest.MonkeyPatch):
+    """Process-wide method and setting registries holding only the built-ins for one test, so
+    plugins loaded in-process (``--plugin``, ``plugins=[...]``) do not leak into other tests."""
+    from harness import registry, settings
+
+    monkeypatch.setattr(registry, "default", registry.Registry(registry.BUILTINS))
+    monkeypatch.setattr(settings, "registry", settings.SettingRegistry(settings.BUILTINS))
+
+
 # --- slurm (owner: SLURM engineer) -----------------------------------------------------------
 
 

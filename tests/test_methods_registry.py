@@ -157,3 +157,62 @@ def test_registry_is_light_and_cli_lists_methods():
     table = subprocess.run([sys.executable, "-m", "harness.cli", "methods"], cwd=ROOT, capture_output=True,
                            text=True, check=True).stdout
     assert "sam2-l" in table and "unprompted" in table
+
+
+# --- settings: the same registry mechanism (harness.lazy_registry.LazyRegistry) ----------------------
+
+SETTING_PLUGIN = str(Path(__file__).resolve().parent / "_setting_plugin.py")
+
+
+def test_settings_registry_builtins_entry_points_and_plugins(monkeypatch, tmp_path, fresh_registries):
+    from harness import settings
+    from harness.settings.base import Setting
+
+    ep = importlib.metadata.EntryPoint(name="ep-box", value="harness.settings.semi:BoxSetting",
+                                       group=settings.ENTRY_POINT_GROUP)
+    seen = {}
+
+    def fake_entry_points(**kw):
+        seen.update(kw)
+        return [ep]
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", fake_entry_points)
+    reg = settings.SettingRegistry(settings.BUILTINS)
+    assert reg.ordered() == (*settings.BUILTINS, "ep-box") and seen == {"group": "mosebench.settings"}
+    assert reg.get("ep-box").__name__ == "BoxSetting"
+    assert reg.load_plugin(SETTING_PLUGIN) == ["centre-click"]
+    assert reg.ordered()[-2:] == ("centre-click", "ep-box") and issubclass(reg.get("centre-click"), Setting)
+    with pytest.raises(ConfigError, match="Did you mean 'centre-click'"):
+        reg.get("centre-clik")
+    bad = tmp_path / "bad_setting.py"
+    bad.write_text("MOSEBENCH_SETTINGS = {'oops': dict}\n")
+    with pytest.raises(ConfigError, match="not a subclass of harness.settings.base.Setting"):
+        reg.load_plugin(str(bad))
+    none = tmp_path / "nothing.py"
+    none.write_text("X = 1\n")
+    with pytest.raises(ConfigError, match="MOSEBENCH_SETTINGS"):
+        reg.load_plugin(str(none))
+    with pytest.raises(ConfigError, match="neither MOSEBENCH_ADAPTERS nor MOSEBENCH_SETTINGS"):
+        registry.load_plugin(str(none))
+    assert "centre-click" not in settings.names()  # the isolated registry left the global one alone
+
+
+def test_third_party_setting_runs_through_the_runner(tmp_path, synth_data, capsys, fresh_registries):
+    """A setting from a plugin file is planned, run (in shards that load the plugin again), scored."""
+    from _runner_common import main, smoke
+
+    rc, out = main(capsys, "run", *smoke(tmp_path, synth_data, "method=flow", "setting=centre-click",
+                                         "dataset.max_videos=1", f"plugins=[{SETTING_PLUGIN}]"))
+    assert rc == 0, out
+    run_dir = Path(next(line for line in out.splitlines() if line.startswith("run directory:")).split(": ", 1)[1])
+    cell = run_dir / "flow--centre-click--synth-tiny"
+    summary = json.loads((cell / "summary.json").read_text())
+    assert 0 < summary["metrics"]["JF_hat"] <= 100
+    rec = json.loads(next((cell / "records").glob("*.json")).read_text())
+    assert rec["prompts"] and all(p["kind"] == "points" and len(p["points"]) == 1 for p in rec["prompts"])
+    from harness.cli import main as cli_main
+
+    capsys.readouterr()
+    assert cli_main(["run", *smoke(tmp_path, synth_data, "method=flow", "setting=centre-clik",
+                                   f"plugins=[{SETTING_PLUGIN}]")]) == 2
+    assert "unknown setting 'centre-clik' (key: setting). Did you mean 'centre-click'?" in capsys.readouterr().err

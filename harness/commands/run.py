@@ -15,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "changed: a run never mixes predictions of different code or data)")
     parser.add_argument("--config-dir", default=None, help="configs folder (default: the repository's configs/)")
     parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
-                        help="import a module or .py file defining MOSEBENCH_ADAPTERS (repeatable)")
+                        help="import a module or .py file defining MOSEBENCH_ADAPTERS and/or MOSEBENCH_SETTINGS "
+                             "(repeatable)")
     parser.add_argument("--quiet", action="store_true", help="only print the results table")
 
 

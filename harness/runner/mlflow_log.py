@@ -107,6 +107,8 @@ def log_run(run: RunDir, cfg: ExperimentConfig, *, uri: str | None = None) -> li
         slurm = sorted({j for sub in jobs if sub.get("executor") == "slurm" for j in sub.get("job_ids", [])})
         if slurm:
             tags["slurm_job_ids"] = ",".join(slurm)[:5000]
+        if summary.get("source") == "server":  # `mosebench ingest`: the evaluation server's scores
+            tags.update({"scores_source": "server", "server_result_sha256": summary["server_result"]["sha256"]})
         span = (summary.get("started_at"), summary.get("finished_at"))
         span_ok = all(isinstance(t, (int, float)) and math.isfinite(t) and t > 0 for t in span)
         mrun = client.create_run(exp_id, run_name=cell.name, tags=tags,
@@ -123,6 +125,8 @@ def log_run(run: RunDir, cfg: ExperimentConfig, *, uri: str | None = None) -> li
         for fname in SCORE_ARTIFACTS:
             if (cdir.scores / fname).is_file():
                 client.log_artifact(rid, str(cdir.scores / fname), "scores")
+        for fpath in sorted((cdir.root / "server_scores").glob("*")):
+            client.log_artifact(rid, str(fpath), "server_scores")
         for plot in sorted(cdir.scores.glob("*.png")):
             client.log_artifact(rid, str(plot), "plots")
         client.set_terminated(rid, end_time=int(span[1] * 1000) if span_ok else None)

@@ -59,6 +59,10 @@ def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, d
                   provenance: Mapping[str, Any] | None = None) -> dict:
     """Predict one video and write its PNGs and record. Returns the record.
 
+    Every result the method yields and the setting emits is validated (:mod:`harness.contract`):
+    a bad id, shape, dtype or frame order raises ``MethodOutputError`` naming the method, video,
+    frame and object, and the video is failed, not scored.
+
     Box-only methods (trackers) get their boxes rasterised into the PNGs and kept per frame in the
     record (``boxes``: obj_id -> list of ``[x, y, w, h]`` or None), which VOT scoring reads.
     ``provenance`` (code and data identity, retry overrides applied) is stored in the record.
@@ -67,6 +71,7 @@ def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, d
 
     import numpy as np
 
+    from harness.contract import MethodOutputError, checked_method, result_problems
     from harness.data.masks import masks_to_labels
     from harness.data.writer import PredictionWriter
     from harness.runner.memory import PeakRSS, gpu_peaks, reset_gpu_peaks
@@ -80,6 +85,7 @@ def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, d
     emitted = [0]
     work = WorkLog()  # what FPS counts: docs/metrics.md, "Speed and memory"
     started = time.time()
+    method = checked_method(method)  # validates what its sessions yield
     append_line(cell_dir.events, {"event": "start", "video": video.name, "job": _job_id(),
                                   "host": socket.gethostname(), "pid": os.getpid(), "attempt": attempt,
                                   "time": started})
@@ -90,10 +96,13 @@ def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, d
         last = [time.perf_counter()]
 
         def emit(result: Any) -> None:
+            bad = (result_problems(result, shape, None, expected_frame=emitted[0]) if emitted[0] < n
+                   else [f"a result after all {n} frames"])
+            if bad:
+                raise MethodOutputError(f"setting '{setting.name}' emitted an invalid result for method "
+                                        f"'{method.name}' on video '{video.name}' ({n} frames): "
+                                        + "; ".join(map(str, bad[:3])))
             i = result.frame
-            if not 0 <= i < n or not np.isnan(model_s[i]):
-                raise RuntimeError(f"video '{video.name}': setting emitted frame {i} twice or out of "
-                                   f"range 0..{n - 1}")
             if result.masks:
                 labels = masks_to_labels(result.masks, shape)
             else:

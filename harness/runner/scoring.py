@@ -48,7 +48,10 @@ def _vos(setting: Any, dataset: Any, dcfg: Any, records: Mapping[str, dict], pre
     frames = sum(len(dataset.video(v).annotated) for v in videos)
     # a worker pool costs seconds to start: worth it only for real datasets
     jobs = 1 if frames <= SMALL_CELL_FRAMES else 0
-    summary = score(dataset.meta_path, gt_root, pred, out, protocol=dcfg.protocol, videos=videos, jobs=jobs)
+    # the dataset's attributes.json (as `mosebench score` reads it next to meta.json); GT-derived codes otherwise
+    attributes = Path(dataset.root) / "attributes.json"
+    summary = score(dataset.meta_path, gt_root, pred, out, protocol=dcfg.protocol, videos=videos, jobs=jobs,
+                    attributes=attributes if attributes.is_file() else None)
     from harness.data.checks import MIN_SCORED_GT, short_video_note
 
     note = short_video_note([v for v in videos if len(dataset.video(v).annotated) < MIN_SCORED_GT])

@@ -34,15 +34,12 @@ from harness.api import (
     Prompt,
     ScribblePrompt,
 )
+from harness.contract import MethodOutputError  # noqa: F401 - raised here and by the settings
 
 if TYPE_CHECKING:
     from harness.api import Method, Session
     from harness.data.video import Video
     from harness.timing import ModelTimer
-
-
-class MethodOutputError(RuntimeError):
-    """A method broke the Session contract (wrong frame order, too few frames, ...): a bug in its adapter."""
 
 
 def plan_sessions(caps: Capabilities, objects: Mapping[int, int | None]) -> list[tuple[int, ...]]:
