@@ -68,7 +68,7 @@ class SAM2Config:
         semi-supervised VOS evaluation does). score_thresh: mask logit threshold.
     apply_postprocessing: upstream's dynamic multimask / hole filling (off in VOS evaluation).
     autocast: auto (bf16 on CUDA, fp32 on CPU, as upstream) | bf16 | fp32.
-    prune_memory: drop memory that can no longer be attended to (flat memory on long videos).
+    prune_memory: drop memory the variant can no longer select (flat memory on long videos).
     frame_cache: pre-processed frames kept in memory. offload_state_to_cpu: keep memories on host.
     proposal_grid / proposal_iou / proposal_min_area: unprompted mode, a ``g x g`` grid of clicks on
     the first frame, de-duplicated by mask IoU, masks smaller than this fraction of the frame dropped.

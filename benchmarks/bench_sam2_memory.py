@@ -13,6 +13,12 @@ Also checks that masks are identical with and without pruning (and identical to 
 shorter video. Writes results/bench/sam2_memory.json and .md.
 
     .venv/bin/python benchmarks/bench_sam2_memory.py [--lengths 100 2000] [--image-size 128]
+
+``--variant rcms-b+`` (any SAM2-family method name) measures a variant instead: ``adapter`` and
+``adapter-noprune`` only (upstream is plain SAM2), with the decoder script of
+``tests/_sam2_script.py`` keeping the variant's mechanism alive on random weights
+(:func:`variant_script`), and a timing run reporting the variant's per-frame time over plain
+``sam2`` of the same size in the same process. Writes results/bench/sam2_memory_<variant>.json/.md.
 """
 
 from __future__ import annotations
@@ -96,12 +102,29 @@ def _digest(h, masks) -> None:
         h.update(m.tobytes())
 
 
-def child(mode: str, n: int, image_size: int, jpeg_dir: str | None) -> dict:
+def variant_script(n: int) -> dict:
+    """Per-frame decoder offsets for a variant run of ``n`` frames: the object is present and
+    confident, every 50th frame has a high predicted IoU and the rest a low one, and it vanishes
+    for the last 10 frames (RCMS then promotes qualifying frames far behind SAM2's window)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from _sam2_script import Offsets
+
+    return {t: (Offsets(score=-12.0) if t >= n - 10 else
+                Offsets(score=6.0, mask=6.0, iou=2.0 if t % 50 == 0 else -5.0)) for t in range(1, n)}
+
+
+def _variant(name: str, image_size: int, prune: bool):
+    from harness import registry
+
+    return registry.create(name, {"random_init": True, "seed": 0, "image_size": image_size, "prune_memory": prune})
+
+
+def child(mode: str, n: int, image_size: int, jpeg_dir: str | None, variant: str = "sam2-t") -> dict:
     import numpy as np
     import torch
 
     torch.set_num_threads(1)
-    sys.path.insert(0, str(ROOT))
+    sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
     from harness.runner.memory import PeakRSS, current_rss_bytes
 
     video = DrawnVideo(n)  # geometry of the object (its first mask)
@@ -113,7 +136,13 @@ def child(mode: str, n: int, image_size: int, jpeg_dir: str | None) -> dict:
     cfg = SAM2Config(size="t", random_init=True, seed=0, image_size=image_size, prune_memory=mode != "adapter-noprune")
     times: list[float] = []
     if mode.startswith("adapter"):
-        method = SAM2Tiny(cfg, "cpu")
+        if variant == "sam2-t":
+            method = SAM2Tiny(cfg, "cpu")
+        else:
+            from _sam2_script import DecoderScript
+
+            method = _variant(variant, image_size, mode == "adapter")
+            DecoderScript(variant_script(n), record=False).install(method.predictor)
         rss0 = current_rss_bytes()
         t0 = time.perf_counter()
         with PeakRSS() as peak, method.open_session(frames) as s:
@@ -143,6 +172,37 @@ def child(mode: str, n: int, image_size: int, jpeg_dir: str | None) -> dict:
             "memory_entries_kept": kept, "mask_sha256": digest.hexdigest()}
 
 
+def variant_timing_child(variant: str, n: int, image_size: int, jpeg_dir: str, repeats: int = 3) -> dict:
+    """Per-frame time of ``variant`` over plain sam2 of the same size, same process, interleaved,
+    both under the same decoder script."""
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(1)
+    sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+    from _sam2_script import DecoderScript
+
+    from harness.api import MaskPrompt
+
+    video, frames = DrawnVideo(n), JpegDirVideo(jpeg_dir, n)
+    size = variant.rpartition("-")[2] if "-" in variant else "b+"
+    methods = {"variant": _variant(variant, image_size, True), "sam2": _variant(f"sam2-{size}", image_size, True)}
+    for m in methods.values():
+        DecoderScript(variant_script(n), record=False).install(m.predictor)
+    times: dict[str, list[float]] = {k: [] for k in methods}
+    for _ in range(repeats):
+        for key, method in methods.items():
+            t0 = time.perf_counter()
+            with method.open_session(frames) as s:
+                s.add_prompt(MaskPrompt(0, 1, video.mask(0)))
+                for _r in s.propagate():
+                    pass
+            times[key].append((time.perf_counter() - t0) / n)
+    v, b = float(np.median(times["variant"])), float(np.median(times["sam2"]))
+    return {"frames": n, "repeats": repeats, "variant_ms_per_frame": 1000 * v, "sam2_ms_per_frame": 1000 * b,
+            "variant_over_sam2": v / b, "note": "end-to-end per frame, median of interleaved runs"}
+
+
 def timing_child(n: int, image_size: int, jpeg_dir: str, repeats: int = 3) -> dict:
     """Per-frame time of the adapter vs upstream, same process and weights, runs interleaved
     (the machine's load drifts; alternating runs keep the ratio honest)."""
@@ -150,7 +210,7 @@ def timing_child(n: int, image_size: int, jpeg_dir: str, repeats: int = 3) -> di
     import torch
 
     torch.set_num_threads(1)
-    sys.path.insert(0, str(ROOT))
+    sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
     from adapters.sam2_vos import SAM2Config, SAM2Tiny
     from harness.api import MaskPrompt
 
@@ -189,8 +249,8 @@ def write_jpegs(n: int, folder: Path) -> None:
             Image.fromarray(video.frame(i)).save(p, quality=95)
 
 
-def run_child(mode: str, n: int, image_size: int, jpeg_dir: Path | None) -> dict:
-    cmd = [sys.executable, __file__, "--child", mode, str(n), "--image-size", str(image_size)]
+def run_child(mode: str, n: int, image_size: int, jpeg_dir: Path | None, variant: str = "sam2-t") -> dict:
+    cmd = [sys.executable, __file__, "--child", mode, str(n), "--image-size", str(image_size), "--variant", variant]
     if jpeg_dir is not None:
         cmd += ["--jpeg-dir", str(jpeg_dir)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore", "TQDM_DISABLE": "1"}
@@ -198,6 +258,10 @@ def run_child(mode: str, n: int, image_size: int, jpeg_dir: Path | None) -> dict
     if out.returncode:
         raise SystemExit(f"{mode} {n} failed:\n{out.stderr[-3000:]}")
     res = json.loads(out.stdout.strip().splitlines()[-1])
+    if mode == "variant-timing":
+        print(f"timing {n} frames: {variant} {res['variant_ms_per_frame']:.1f} ms/frame, sam2 "
+              f"{res['sam2_ms_per_frame']:.1f} ms/frame (x{res['variant_over_sam2']:.2f})", flush=True)
+        return res
     if mode == "timing":
         print(f"timing {n} frames: adapter {res['adapter_ms_per_frame']:.1f} ms/frame, upstream "
               f"{res['upstream_ms_per_frame']:.1f} ms/frame (x{res['adapter_over_upstream']:.2f})", flush=True)
@@ -213,6 +277,7 @@ def main() -> None:
     ap.add_argument("--image-size", type=int, default=128)
     ap.add_argument("--child", nargs=2, metavar=("MODE", "N"))
     ap.add_argument("--jpeg-dir")
+    ap.add_argument("--variant", default="sam2-t", help="a SAM2-family method name, e.g. rcms-b+")
     ap.add_argument("--report-only", action="store_true", help="rewrite the .md from the existing .json")
     ap.add_argument("--timing-only", action="store_true", help="redo only the interleaved timing run")
     args = ap.parse_args()
@@ -231,15 +296,20 @@ def main() -> None:
         lengths = sorted({r["frames"] for r in data["runs"]})
         write_report(data["runs"], data["image_size"], lengths[0], lengths[-1], data.get("timing"))
         return
+    if args.child and args.child[0] == "variant-timing":
+        print(json.dumps(variant_timing_child(args.variant, int(args.child[1]), args.image_size, args.jpeg_dir)))
+        return
     if args.child and args.child[0] == "timing":
         print(json.dumps(timing_child(int(args.child[1]), args.image_size, args.jpeg_dir)))
         return
     if args.child:
-        print(json.dumps(child(args.child[0], int(args.child[1]), args.image_size, args.jpeg_dir)))
+        print(json.dumps(child(args.child[0], int(args.child[1]), args.image_size, args.jpeg_dir, args.variant)))
         return
     import tempfile
 
     short, long = args.lengths
+    if args.variant != "sam2-t":
+        return variant_main(args.variant, short, long, args.image_size)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         jpegs = {n: Path(tmp) / f"v{n}" for n in (short, long)}
@@ -250,6 +320,50 @@ def main() -> None:
                 rows.append(run_child(mode, n, args.image_size, jpegs[n]))
         timing = run_child("timing", short, args.image_size, jpegs[short])
     write_report(rows, args.image_size, short, long, timing)
+
+def variant_main(variant: str, short: int, long: int, image_size: int) -> None:
+    """Peak RSS of the variant at two lengths with and without pruning, mask equality, time ratio."""
+    import tempfile
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        jpegs = {n: Path(tmp) / f"v{n}" for n in (short, long)}
+        for n, d in jpegs.items():
+            write_jpegs(n, d)
+        for n in (short, long):
+            for mode in ("adapter", "adapter-noprune"):
+                rows.append(run_child(mode, n, image_size, jpegs[n], variant))
+        timing = run_child("variant-timing", short, image_size, jpegs[short], variant)
+    by = {(r["mode"], r["frames"]): r for r in rows}
+    a_s, a_l = by[("adapter", short)], by[("adapter", long)]
+    summary = {
+        "variant": variant, "image_size": image_size, "frame_size": [H, W], "device": "cpu", "threads": 1,
+        "weights": "seeded random init (seed 0) + the decoder script of variant_script()",
+        "adapter_long_over_short_peak": a_l["peak_rss_mb"] / a_s["peak_rss_mb"],
+        "flat_within_10_percent": a_l["peak_rss_mb"] <= 1.10 * a_s["peak_rss_mb"],
+        "masks_equal_prune_vs_noprune": all(
+            by[("adapter", n)]["mask_sha256"] == by[("adapter-noprune", n)]["mask_sha256"] for n in (short, long)),
+        "runs": rows, "timing": timing,
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    stem = f"sam2_memory_{variant.replace('+', 'p')}"
+    (OUT / f"{stem}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    lines = [f"# {variant} memory vs video length", "",
+             f"CPU, 1 thread, seeded random weights + decoder script, model input {image_size}px, {H}x{W} frames, "
+             "one object.", "",
+             "| run | frames | peak RSS (MB) | peak - RSS after model build (MB) | non-cond memories kept |",
+             "|---|---:|---:|---:|---:|"]
+    lines += [f"| {r['mode']} | {r['frames']} | {r['peak_rss_mb']:.0f} | {r['peak_increase_mb']:.0f} | "
+              f"{r['memory_entries_kept']} |" for r in rows]
+    lines += ["", f"- peak RSS {long} / {short} frames (pruning on): x{summary['adapter_long_over_short_peak']:.3f} "
+              f"(flat within 10%: {summary['flat_within_10_percent']}); masks identical with and without pruning: "
+              f"{summary['masks_equal_prune_vs_noprune']}.",
+              f"- per-frame time {variant} / sam2 of the same size: x{timing['variant_over_sam2']:.2f} "
+              f"({timing['variant_ms_per_frame']:.1f} vs {timing['sam2_ms_per_frame']:.1f} ms/frame, "
+              f"median of {timing['repeats']} interleaved runs).", ""]
+    (OUT / f"{stem}.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
 
 def write_report(rows: list[dict], image_size: int, short: int, long: int, timing: dict | None) -> None:
     by = {(r["mode"], r["frames"]): r for r in rows}

@@ -33,6 +33,7 @@ class DecoderScript:
     mask logits (B, M, S/4, S/4), predicted IoUs (B, M))``, float32 numpy copies."""
 
     script: Mapping[int, Offsets]
+    record: bool = True  # False: apply the offsets only (long benchmark runs keep no records)
     frame: int = -1
     records: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
 
@@ -54,8 +55,10 @@ class DecoderScript:
         masks, ious, tokens, scores = output
         off = self.script.get(self.frame, Offsets())
         masks, ious, scores = masks + off.mask, ious + off.iou, scores + off.score
-        self.records.append((self.frame, getattr(self, "cond", 0), scores.detach().float().cpu().numpy().copy(),
-                             masks.detach().float().cpu().numpy().copy(), ious.detach().float().cpu().numpy().copy()))
+        if self.record:
+            self.records.append((self.frame, getattr(self, "cond", 0), scores.detach().float().cpu().numpy().copy(),
+                                 masks.detach().float().cpu().numpy().copy(),
+                                 ious.detach().float().cpu().numpy().copy()))
         return masks, ious, tokens, scores
 
     def save(self, path: str) -> None:
