@@ -27,7 +27,7 @@ TEST_OPTIONS = {"random_init": True, "image_size": 64}  # sam2*: no checkpoint i
 # Same adapter class as sam2-t, only the (random) backbone differs: these are built with their own
 # backbone and checked without propagating (a 6-object propagation costs sam2-l ~30 s of CPU);
 # sam2-t runs every check.
-BACKBONE_ALIASES = {"sam2", "sam2-s", "sam2-b+", "sam2-l"}
+BACKBONE_ALIASES = {"sam2", "sam2-s", "sam2-b+", "sam2-l", "rcms", "rcms-l"}  # rcms-b+ runs every check
 ALIAS_CHECKS = ("prompts refused",)
 WEIGHT_FREE = {"static", "flow", "proposals", "csrt", "mil"}
 
