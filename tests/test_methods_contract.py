@@ -31,10 +31,13 @@ from _methods_video import moving_objects  # noqa: E402
 
 from adapters.prompt_masks import box_of_mask  # noqa: E402
 
-TEST_OPTIONS = {"random_init": True, "image_size": 64}  # sam2*: no checkpoint in CI
-# Same adapter class as sam2-t, only the (random) backbone differs: these run the mid-video and
-# capability parts of the contract, sam2-t runs all of it (keeps this file within its CPU budget).
-BACKBONE_ALIASES = {"sam2", "sam2-s", "sam2-b+", "sam2-l"}
+# Options for methods with weights (no checkpoint in CI), each passed to methods whose Config has
+# it: sam2* at a 64-pixel input; cutie* with top_k null (a 48x64 frame has 12 memory keys, fewer
+# than the default top 30).
+TEST_OPTIONS = {"random_init": True, "image_size": 64, "top_k": None}
+# Same adapter class as sam2-t / cutie-b, only the (random) backbone differs: these run the mid-video
+# and capability parts of the contract, sam2-t runs all of it (keeps this file within its CPU budget).
+BACKBONE_ALIASES = {"sam2", "sam2-s", "sam2-b+", "sam2-l", "cutie"}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -53,7 +56,8 @@ def _installed() -> list[str]:
 
 def _create(name: str):
     cls = registry.get(name)
-    opts = TEST_OPTIONS if cls.Config is not None and "random_init" in {f.name for f in dataclasses.fields(cls.Config)} else None
+    fields = {f.name for f in dataclasses.fields(cls.Config)} if dataclasses.is_dataclass(cls.Config) else set()
+    opts = {k: v for k, v in TEST_OPTIONS.items() if k in fields} if "random_init" in fields else None
     return registry.create(name, opts, "cpu")
 
 
@@ -175,4 +179,5 @@ def test_method_contract(name, small_synth, late_video):
 
 
 def test_every_builtin_is_covered():
-    assert {"static", "flow", "csrt", "mil", "sam2", "sam2-t", "sam2-s", "sam2-b+", "sam2-l"} <= set(_installed())
+    assert {"static", "flow", "csrt", "mil", "sam2", "sam2-t", "sam2-s", "sam2-b+", "sam2-l",
+            "cutie", "cutie-b", "cutie-s"} <= set(_installed())

@@ -20,7 +20,7 @@ pytest.importorskip("cutie.inference", reason="rf-cutie is not installed: pip in
 pytest.importorskip("hydra")
 torch = pytest.importorskip("torch")
 
-from adapters.cutie_vos import Cutie, CutieConfig, compose_config, random_weights  # noqa: E402
+from adapters.cutie_vos import Cutie, CutieConfig, compose_config  # noqa: E402
 from harness import registry  # noqa: E402
 from harness.api import BoxPrompt, MaskPrompt  # noqa: E402
 from harness.errors import ConfigError, MissingDependencyError  # noqa: E402
