@@ -167,3 +167,48 @@ def test_box_prompt_becomes_a_first_mask_and_late_objects_start_late():
     assert all(r.processed for r in res)
     assert res[0].masks[1].any() and not any(r.masks[2].any() for r in res[:3])
     assert res[3].masks[2].any()
+
+
+def test_mask_setting_through_the_runner(tmp_path, synth_data):
+    """cutie-s in the mask setting via the real runner: a complete record, FPS over processed frames."""
+    import json
+
+    from _runner_common import smoke
+
+    from harness.config import load_experiment
+    from harness.data import open_dataset
+    from harness.runner.driver import run_experiment
+    from harness.runner.rundir import RunDir
+
+    overrides = smoke(tmp_path, synth_data, "method=cutie-s", "method.random_init=true", "dataset.max_videos=1")
+    out = run_experiment(load_experiment("smoke", overrides[1:]), quiet=True)
+    assert not out.failures and not out.incomplete, out.failures
+    cell = RunDir(out.run_dir).cell(out.cells[0])
+    ds = open_dataset(synth_data)
+    name = ds.videos[0]
+    video = ds.video(name)
+    rec = json.loads(cell.record_path(name).read_text())
+    assert rec["status"] == "done" and rec["frames"] == len(video)
+    assert sorted(p.stem for p in (cell.predictions / name).glob("*.png")) == list(video.frame_names)
+    summary = json.loads(cell.summary.read_text())
+    assert summary["model_frames"] == len(video) - min(video.objects.values())
+    assert 0 <= summary["metrics"]["JF_hat"] <= 100
+
+
+def test_frames_above_size_are_processed_smaller_and_answered_at_frame_size():
+    """size 48 on 96x128 frames: the network sees 48x64 (VideoReader's resize), masks come back 96x128."""
+    video, gt = moving_objects(frames=4, size=(96, 128))
+    method = registry.create("cutie-s", {"random_init": True, "size": 48, "top_k": None}, "cpu")
+    seen = []
+    hook = method.network.pixel_encoder.register_forward_hook(lambda m, i, o: seen.append(tuple(i[0].shape[-2:])))
+    try:
+        with method.open_session(video) as s:
+            s.add_prompt(MaskPrompt(0, 1, gt[0] == 1))
+            res = list(s.propagate())
+    finally:
+        hook.remove()
+    assert set(seen) == {(48, 64)}
+    assert all(r.masks[1].shape == (96, 128) for r in res)
+    first = res[0].masks[1]  # the prompt frame: the given mask, down and up again
+    inter, union = (first & (gt[0] == 1)).sum(), (first | (gt[0] == 1)).sum()
+    assert inter / union > 0.8
