@@ -20,10 +20,11 @@ The configuration is the package's own ``eval_config.yaml`` composed with hydra
 ``get_dataset_cfg``), inside hydra's scoped initialiser so that no global hydra state is left
 behind (the sam2 adapter composes with hydra too).
 
-Differences from the script, none of which changes a mask: frames come from the harness's
-streaming reader instead of a ``DataLoader`` (for JPEGs both decode to the same RGB here; see
-``tests/golden/cutie/README.md``), and the network is built without the ImageNet download of its
-ResNet backbones (a checkpoint overwrites every weight; a checkpoint missing weights is refused).
+Differences from the script: frames come from the harness's streaming reader (OpenCV decoding)
+instead of a ``DataLoader`` over PIL decoding (identical RGB on the golden's JPEGs, which the
+equivalence test reads through that reader; ``tests/golden/cutie/README.md``), and the network is
+built without the ImageNet download of its ResNet backbones (a checkpoint overwrites every weight;
+a checkpoint missing weights is refused).
 
 Box, point and scribble prompts become a first mask through GrabCut
 (:func:`adapters.prompt_masks.prompt_to_mask`), as for the classical baselines: Cutie itself takes
