@@ -77,7 +77,7 @@ def main() -> None:
     lines = ["# Cutie adapter: peak host RSS and FPS vs video length", "",
              "CPU, one thread, seeded random weights (key projection x0.1), 96x128 drawn video, one object, "
              "mose-val defaults (5 working-memory frames, no long-term memory). "
-             "`benchmarks/bench_cutie_memory.py`.", "",
+             "`benchmarks/bench_cutie_memory.py`. FPS on a shared 2-core CPU: noisy, not the paper's GPU FPS.", "",
              "| model | frames | peak RSS (MB) | growth after build (MB) | working-memory tokens at end | FPS (CPU) |",
              "|---|---|---|---|---|---|"]
     for r in rows:
