@@ -48,6 +48,9 @@ BUILTINS: dict[str, str] = {
     "sam2-s": "adapters.sam2_vos:SAM2Small",
     "sam2-b+": "adapters.sam2_vos:SAM2BasePlus",
     "sam2-l": "adapters.sam2_vos:SAM2Large",
+    "cutie": "adapters.cutie_vos:Cutie",
+    "cutie-b": "adapters.cutie_vos:CutieBase",
+    "cutie-s": "adapters.cutie_vos:CutieSmall",
 }
 
 
