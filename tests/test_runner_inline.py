@@ -120,7 +120,7 @@ def test_run_directory_is_usable_from_another_working_directory(tmp_path: Path, 
     pointed MLflow at another store."""
     import shutil
 
-    from harness.runner.driver import load_run_config
+    from harness.runner.rundir import load_run_config
 
     start, elsewhere = tmp_path / "start", tmp_path / "elsewhere"
     start.mkdir()

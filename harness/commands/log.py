@@ -17,9 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from harness.errors import MosebenchError
     from harness.runner.aggregate import aggregate_run
-    from harness.runner.driver import load_run_config
     from harness.runner.mlflow_log import log_run, tracking_uri
-    from harness.runner.rundir import RunDir
+    from harness.runner.rundir import RunDir, load_run_config
 
     run_dir = RunDir.open(args.run_dir)
     result = aggregate_run(run_dir.root, log_mlflow=False, force=args.rescore)

@@ -24,8 +24,8 @@ def run(args: argparse.Namespace) -> int:
     from harness.commands.run import print_outcome
     from harness.config import config_dir, load_group_yaml
     from harness.errors import ConfigError
-    from harness.runner.driver import load_run_config, resume
-    from harness.runner.rundir import RunDir
+    from harness.runner.driver import resume
+    from harness.runner.rundir import RunDir, load_run_config
 
     over: dict = {}
     dot = []

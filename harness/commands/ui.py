@@ -36,9 +36,8 @@ def run(args: argparse.Namespace) -> int:
         store = args.store if "://" in args.store else f"sqlite:///{Path(args.store).resolve()}"
         results = Path(args.store).resolve().parent if "://" not in args.store else Path("results").resolve()
     elif args.run_dir:
-        from harness.runner.driver import load_run_config
         from harness.runner.mlflow_log import tracking_uri
-        from harness.runner.rundir import RunDir
+        from harness.runner.rundir import RunDir, load_run_config
 
         cfg = load_run_config(RunDir.open(args.run_dir))
         store = tracking_uri(cfg)

@@ -93,7 +93,7 @@ def aggregate_run(run_dir: str | os.PathLike, *, log_mlflow: bool = True, force:
 
     Returns ``{"summaries": [...], "incomplete": [cell names], "mlflow": status string}``.
     """
-    from harness.runner.driver import load_run_config, run_cells
+    from harness.runner.rundir import load_run_config, run_cells
 
     run = RunDir.open(run_dir)
     cfg = load_run_config(run)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.config import Cell, ExperimentConfig, merge_into, to_plain
+from harness.config import ExperimentConfig, merge_into, to_plain
 from harness.errors import ConfigError
 from harness.runner.plan import (
     check_capabilities,
@@ -26,7 +26,7 @@ from harness.runner.plan import (
     plan_shards,
     resolve_cells,
 )
-from harness.runner.rundir import RunDir, provenance, read_json, write_json
+from harness.runner.rundir import RunDir, load_run_config, read_json, run_cells, save_run_config, write_json
 
 # Keys that do not change the numbers: a run resumed with another cluster is the same run.
 _VOLATILE = ("cluster", "mlflow", "retry", "force", "progress", "run_id", "description", "results",
@@ -55,61 +55,6 @@ def run_id_for(cfg: ExperimentConfig) -> str:
 
 def run_dir_for(cfg: ExperimentConfig) -> RunDir:
     return RunDir(Path(cfg.results) / "runs" / cfg.name / run_id_for(cfg))
-
-
-def save_run_config(run: RunDir, cfg: ExperimentConfig) -> None:
-    from omegaconf import OmegaConf
-
-    from harness.atomic import atomic_write_text
-
-    doc = {"experiment": to_plain(cfg), "provenance": {**provenance(), "cwd": os.getcwd()}}
-    atomic_write_text(run.config, OmegaConf.to_yaml(OmegaConf.create(doc)))
-
-
-def _config_doc(run: RunDir) -> dict:
-    from omegaconf import OmegaConf
-
-    return OmegaConf.to_container(OmegaConf.load(run.config))
-
-
-def load_run_config(run: RunDir) -> ExperimentConfig:
-    """The run's resolved config; its method plugins are registered as a side effect."""
-    from harness.runner.plan import load_plugins
-
-    doc = _config_doc(run)
-    raw = doc["experiment"]
-    cwd = (doc.get("provenance") or {}).get("cwd")
-    if cwd and Path(cwd) != Path.cwd() and Path(cwd).is_dir():  # (not visible here: keep relative)
-        raw = _anchor_paths(raw, Path(cwd))
-    cfg = merge_into(ExperimentConfig, raw, where=str(run.config))
-    load_plugins(cfg)
-    return cfg
-
-
-def _anchor_paths(raw: dict, base: Path) -> dict:
-    """Relative paths of a run's config made absolute against the directory it was started in,
-    so `mosebench resume/status/log/ui RUN_DIR` work from anywhere (same data, same MLflow store)."""
-    def anchor(p: Any) -> Any:
-        return str(base / p) if isinstance(p, str) and p and not Path(p).expanduser().is_absolute() else p
-
-    raw = dict(raw)
-    for key in ("results",):
-        raw[key] = anchor(raw.get(key))
-    raw["dataset"] = {name: {**ds, "root": anchor(ds.get("root")), "meta": anchor(ds.get("meta"))}
-                      for name, ds in (raw.get("dataset") or {}).items()}
-    raw["plugins"] = [anchor(p) if str(p).endswith(".py") else p for p in raw.get("plugins") or []]
-    if isinstance(raw.get("cluster"), dict) and raw["cluster"].get("folder"):
-        raw["cluster"] = {**raw["cluster"], "folder": anchor(raw["cluster"]["folder"])}
-    return raw
-
-
-def load_provenance(run: RunDir) -> dict:
-    return _config_doc(run).get("provenance", {})
-
-
-def run_cells(run: RunDir) -> tuple[Cell, ...]:
-    plan = read_json(run.plan, {}) or {}
-    return tuple(Cell(c["method"], c["setting"], c["dataset"]) for c in plan.get("cells", {}).values())
 
 
 def prepare(cfg: ExperimentConfig) -> RunDir:

@@ -20,7 +20,7 @@ from typing import Any
 
 from harness.config import Cell, ExperimentConfig, adapter_name, flatten, to_plain
 from harness.errors import ConfigError
-from harness.runner.rundir import RunDir, read_json, write_json
+from harness.runner.rundir import RunDir, load_provenance, read_json, run_cells, write_json
 
 ARTIFACTS = ("summary.json",)
 SCORE_ARTIFACTS = ("per_object.csv", "per_frame.parquet", "metrics.json", "scores.txt", "summary.json")
@@ -113,8 +113,6 @@ def cell_key(run: RunDir, cell: str) -> str:
 
 def cells_to_log(run: RunDir, uri: str) -> list[tuple[Cell, dict]]:
     """Scored cells not yet logged to ``uri`` with their current records (read from the run dir only)."""
-    from harness.runner.driver import run_cells
-
     out = []
     for cell in run_cells(run):
         cdir = run.cell(cell.name)
@@ -178,8 +176,6 @@ def _log_cell(client: Any, exp_id: str, run: RunDir, cfg: ExperimentConfig, cell
     """One cell's MLflow run: adopt a finished one with the same records, finish an interrupted one
     (or replace it when the config it logged differs), else create it."""
     from mlflow.entities import Metric, Param
-
-    from harness.runner.driver import load_provenance
 
     key = cell_key(run, cell.name)
     digest = summary["records_digest"]

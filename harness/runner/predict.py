@@ -137,8 +137,8 @@ def run_shard(run_dir: str | os.PathLike, shard: Shard, *, method_overrides: Map
     on; :class:`ShardFailed` is raised at the end if any failed."""
     from harness import registry
     from harness.config import adapter_name
-    from harness.runner.driver import load_run_config, run_cells
     from harness.runner.plan import make_setting, open_dataset, retry_overrides_for
+    from harness.runner.rundir import load_run_config, run_cells
 
     run = RunDir(Path(run_dir))
     cfg = load_run_config(run)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.atomic import atomic_write_text
+from harness.config import Cell, ExperimentConfig, merge_into, to_plain
 from harness.errors import DataError
 
 DONE = "done"
@@ -184,3 +185,57 @@ def provenance() -> dict[str, Any]:
     return {"git_commit": sha, "git_dirty": dirty, "packages": versions, "host": socket.gethostname(),
             "platform": platform.platform(), "python": platform.python_version(),
             "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def save_run_config(run: RunDir, cfg: ExperimentConfig) -> None:
+    from omegaconf import OmegaConf
+
+    doc = {"experiment": to_plain(cfg), "provenance": {**provenance(), "cwd": os.getcwd()}}
+    atomic_write_text(run.config, OmegaConf.to_yaml(OmegaConf.create(doc)))
+
+
+def _config_doc(run: RunDir) -> dict:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(OmegaConf.load(run.config))
+
+
+def load_run_config(run: RunDir) -> ExperimentConfig:
+    """The run's resolved config; its method plugins are registered as a side effect."""
+    doc = _config_doc(run)
+    raw = doc["experiment"]
+    cwd = (doc.get("provenance") or {}).get("cwd")
+    if cwd and Path(cwd) != Path.cwd() and Path(cwd).is_dir():  # (not visible here: keep relative)
+        raw = _anchor_paths(raw, Path(cwd))
+    cfg = merge_into(ExperimentConfig, raw, where=str(run.config))
+    if cfg.plugins:
+        from harness import registry
+
+        registry.load_plugins(cfg.plugins)
+    return cfg
+
+
+def _anchor_paths(raw: dict, base: Path) -> dict:
+    """Relative paths of a run's config made absolute against the directory it was started in,
+    so `mosebench resume/status/log/ui RUN_DIR` work from anywhere (same data, same MLflow store)."""
+    def anchor(p: Any) -> Any:
+        return str(base / p) if isinstance(p, str) and p and not Path(p).expanduser().is_absolute() else p
+
+    raw = dict(raw)
+    for key in ("results",):
+        raw[key] = anchor(raw.get(key))
+    raw["dataset"] = {name: {**ds, "root": anchor(ds.get("root")), "meta": anchor(ds.get("meta"))}
+                      for name, ds in (raw.get("dataset") or {}).items()}
+    raw["plugins"] = [anchor(p) if str(p).endswith(".py") else p for p in raw.get("plugins") or []]
+    if isinstance(raw.get("cluster"), dict) and raw["cluster"].get("folder"):
+        raw["cluster"] = {**raw["cluster"], "folder": anchor(raw["cluster"]["folder"])}
+    return raw
+
+
+def load_provenance(run: RunDir) -> dict:
+    return _config_doc(run).get("provenance", {})
+
+
+def run_cells(run: RunDir) -> tuple[Cell, ...]:
+    plan = read_json(run.plan, {}) or {}
+    return tuple(Cell(c["method"], c["setting"], c["dataset"]) for c in plan.get("cells", {}).values())

@@ -10,7 +10,8 @@ from harness.runner.rundir import RunDir, read_json
 
 def run_status(run_dir: str | os.PathLike) -> dict:
     """Per-cell done/failed/missing videos, failure details, live jobs, scoring and MLflow state."""
-    from harness.runner.driver import _job_alive, load_run_config, run_cells
+    from harness.runner.driver import _job_alive
+    from harness.runner.rundir import load_run_config, run_cells
 
     run = RunDir.open(run_dir)
     cfg = load_run_config(run)
