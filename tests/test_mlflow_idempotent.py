@@ -99,8 +99,11 @@ def test_unusable_store_is_refused_before_any_work(tmp_path: Path, synth_data: P
         uri, words = f"sqlite:///{tmp_path / 'store.db'}", "not a sqlite database"
     else:
         uri, words = "foo://bar", "unknown scheme 'foo'"
+    from harness.cli import main as cli_main
+
     t0 = time.perf_counter()
-    rc, _ = main(capsys, "run", *smoke(tmp_path, synth_data, "mlflow.enabled=true", f"mlflow.tracking_uri={uri}"))
+    capsys.readouterr()
+    rc = cli_main(["run", *smoke(tmp_path, synth_data, "mlflow.enabled=true", f"mlflow.tracking_uri={uri}")])
     err = capsys.readouterr().err
     assert rc == 2 and words in err and "mlflow.enabled=false" in err, err
     assert time.perf_counter() - t0 < 10

@@ -16,6 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                         help="import a module or .py file defining MOSEBENCH_ADAPTERS (repeatable)")
     parser.add_argument("--quiet", action="store_true", help="only print the results table")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the cells, videos, shards and (cluster=slurm) sbatch scripts; write and submit "
+                             "nothing")
 
 
 def load(args: argparse.Namespace, extra: tuple[str, ...] = ()):
@@ -32,26 +35,50 @@ def load(args: argparse.Namespace, extra: tuple[str, ...] = ()):
     return load_experiment("demo", overrides, cdir=args.config_dir)
 
 
-def print_outcome(outcome, cfg) -> None:
+def print_table(outcome) -> None:
     from harness.report.table import results_table
-    from harness.runner.mlflow_log import tracking_uri
 
     print()
     print(results_table(outcome.summaries, outcome.incomplete))
     print()
+
+
+def print_footer(outcome, cfg) -> None:
     print(f"run directory: {outcome.run_dir}")
     if outcome.failures:
         print(f"{len(outcome.failures)} shard(s) failed; details: mosebench status {outcome.run_dir}")
     if outcome.mlflow:
         print(f"MLflow: {outcome.mlflow}")
     if cfg.mlflow.enabled:
+        from harness.runner.mlflow_log import tracking_uri
+
         print(f"open the MLflow UI: mosebench ui {outcome.run_dir}   (store: {tracking_uri(cfg)})")
+
+
+def print_outcome(outcome, cfg) -> None:
+    print_table(outcome)
+    print_footer(outcome, cfg)
+
+
+def naming_hint(args: argparse.Namespace, cfg) -> None:
+    """Selections narrow an experiment but keep its name (and MLflow experiment): say how to name them."""
+    chosen = [o for o in args.overrides if o.split("=", 1)[0] in ("method", "setting", "dataset")]
+    if chosen and not any(o.startswith(("name=", "mlflow.experiment=")) for o in args.overrides) and not args.quiet:
+        print(f"note: {' '.join(chosen)} narrows experiment '{cfg.name}'; its results go to runs/{cfg.name}/ and "
+              f"MLflow experiment '{cfg.name}' with the others. Name it with name=NAME (e.g. "
+              f"name={cfg.name}-{'-'.join(o.split('=', 1)[1].replace(',', '+') for o in chosen)})")
 
 
 def run(args: argparse.Namespace) -> int:
     from harness.runner.driver import run_experiment
 
     cfg = load(args)
-    outcome = run_experiment(cfg, quiet=args.quiet)
-    print_outcome(outcome, cfg)
+    if args.dry_run:
+        from harness.runner.dryrun import describe_run
+
+        print(describe_run(cfg))
+        return 0
+    naming_hint(args, cfg)
+    outcome = run_experiment(cfg, quiet=args.quiet, on_scored=print_table)
+    print_footer(outcome, cfg)
     return 1 if outcome.failures or outcome.incomplete else 0

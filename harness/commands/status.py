@@ -39,8 +39,28 @@ def run(args: argparse.Namespace) -> int:
               + "\n".join("  " + line for line in f["error"].strip().splitlines()[-12:]))
     if st["mlflow_pending"]:
         print(f"MLflow logging pending ({st['mlflow_pending']}); run: mosebench log {st['run_dir']}")
-    todo = sum(len(c["failed"]) + len(c["missing"]) for c in st["cells"])
-    unscored = sum(1 for c in st["cells"] if c.get("score_error"))
-    done = "complete" if not unscored else f"all videos predicted; scoring failed in {unscored} cell(s) (above)"
-    print(f"{done if not todo else f'{todo} video(s) to do: mosebench resume ' + st['run_dir']}")
+    print(verdict(st))
     return 0
+
+
+def verdict(st: dict) -> str:
+    """The run's state in one line; "complete" only when every cell is scored (and logged, with MLflow on)."""
+    run_dir = st["run_dir"]
+    cells = st["cells"]
+    if not cells:
+        return f"no cells planned yet (no plan.json): mosebench resume {run_dir}"
+    todo = sum(len(c["failed"]) + len(c["missing"]) for c in cells)
+    if todo and st["live_jobs"]:
+        return f"{todo} video(s) to do; {len(st['live_jobs'])} job(s) still running (check again later)"
+    if todo:
+        return f"{todo} video(s) to do: mosebench resume {run_dir}"
+    failed = sum(1 for c in cells if c.get("score_error"))
+    if failed:
+        return f"all videos predicted; scoring failed in {failed} cell(s) (above)"
+    unscored = sum(1 for c in cells if not c["scored"])
+    if unscored:
+        return f"all videos predicted; {unscored} cell(s) not scored yet: mosebench resume {run_dir}"
+    unlogged = sum(1 for c in cells if not c["logged"])
+    if st.get("mlflow_enabled") and unlogged:
+        return f"scored; {unlogged} cell(s) not logged to MLflow yet: mosebench log {run_dir}"
+    return "complete"
