@@ -98,7 +98,7 @@ def slurm_scripts(cfg: ExperimentConfig, n_shards: int, run_dir: str | None) -> 
     params: dict[str, Any] = {"job_name": f"mosebench-{cfg.name}", **slurm_parameters(cfg.cluster)}
     command = f"{shlex.quote(sys.executable)} -u -m submitit.core._submit {shlex.quote(str(folder))}"
     array = _make_sbatch_string(command=command, folder=folder, map_count=n_shards, **params)
-    dep = {**{k: v for k, v in params.items() if k != "gpus_per_node"}, "dependency": "afterany:<array job id>"}
+    dep = {**{k: v for k, v in params.items() if k != "gpus_per_node"}, "dependency": "afterany:ARRAY_JOB_ID"}
     agg = _make_sbatch_string(command=command, folder=folder, **dep)
     return ["--- sbatch script: predict (job array) ---", array.rstrip(),
             "--- sbatch script: score + log (dependent job) ---", agg.rstrip()]
