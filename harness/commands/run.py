@@ -69,16 +69,59 @@ def naming_hint(args: argparse.Namespace, cfg) -> None:
               f"name={cfg.name}-{'-'.join(o.split('=', 1)[1].replace(',', '+') for o in chosen)})")
 
 
+def _why_not(cfg, method: str, setting: str) -> str:
+    """Why (method, setting) is not a cell: the method's capabilities, or the experiment's cell groups."""
+    try:
+        from harness import registry, settings
+        from harness.config import adapter_name
+
+        caps = registry.get(adapter_name(method, cfg.method.get(method))).capabilities
+        why = settings.get(setting)().unsupported_reason(caps)
+    except Exception:  # unknown names are reported by the run itself
+        why = None
+    if why:
+        return f"{method} cannot run {setting}: {why}"
+    return (f"experiment '{cfg.name}' does not pair them in a cell group (run them alone to do it: "
+            f"method={method} setting={setting})")
+
+
+def dropped_note(args: argparse.Namespace, cfg) -> str | None:
+    """Selections of several methods and settings keep only the experiment's cells among their
+    combinations; say which requested combinations are not run, and why."""
+    sel = {}
+    for o in args.overrides:
+        key, _, value = o.partition("=")
+        if key in ("method", "setting") and value:
+            sel[key] = [v for v in value.split(",") if v]
+    if len(sel) < 2:
+        return None
+    cells = {(c.method, c.setting) for g in cfg.cells for c in _group_cells(g)}
+    missing = [(m, s) for m in sel["method"] for s in sel["setting"] if (m, s) not in cells]
+    if not missing:
+        return None
+    return "note: not run (not among the experiment's cells): " + "; ".join(
+        f"{m} x {s} ({_why_not(cfg, m, s)})" for m, s in missing)
+
+
+def _group_cells(group):
+    from harness.config import Cell
+
+    return [Cell(m, s, d) for d in group.datasets for m in group.methods for s in group.settings]
+
+
 def run(args: argparse.Namespace) -> int:
     from harness.runner.driver import run_experiment
 
     cfg = load(args)
+    naming_hint(args, cfg)
+    note = dropped_note(args, cfg)
+    if note:
+        print(note, flush=True)
     if args.dry_run:
         from harness.runner.dryrun import describe_run
 
         print(describe_run(cfg))
         return 0
-    naming_hint(args, cfg)
     outcome = run_experiment(cfg, quiet=args.quiet, on_scored=print_table)
     print_footer(outcome, cfg)
     return 1 if outcome.failures or outcome.incomplete else 0
