@@ -161,21 +161,26 @@ def _local_alive(job_id: str) -> bool:
         return False
 
 
+# squeue states of jobs whose work is over (COMPLETING: the job ended, SLURM is cleaning up)
+_ENDED = {"COMPLETING", "COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL",
+          "DEADLINE", "OUT_OF_MEMORY"}
+
+
 def _squeue() -> list[tuple[str, str, Path]] | None:
     """``(job id, array job id, script path)`` of this user's queued or running SLURM jobs (one call);
     None when squeue cannot answer."""
     try:
-        proc = subprocess.run(["squeue", "-h", "-u", getpass.getuser(), "-o", "%i|%A|%Z|%o"], capture_output=True,
-                              text=True, timeout=60)
+        proc = subprocess.run(["squeue", "-h", "-u", getpass.getuser(), "-o", "%i|%A|%T|%Z|%o"],
+                              capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.SubprocessError):
         return None
     if proc.returncode != 0:
         return None
     out = []
     for line in proc.stdout.splitlines():
-        parts = line.strip().split("|", 3)
-        if len(parts) == 4:
-            jid, array_id, workdir, script = parts
+        parts = line.strip().split("|", 4)
+        if len(parts) == 5 and parts[2] not in _ENDED:
+            jid, array_id, _, workdir, script = parts
             path = Path(script.split()[0]) if script.strip() else Path()
             out.append((jid, array_id, path if path.is_absolute() else Path(workdir) / path))
     return out
