@@ -53,7 +53,7 @@ class DatasetConfig:
     protocol: str = "mose"  # scoring protocol passed to harness.metrics.score
     videos: list[str] | None = None  # subset, in this order
     max_videos: int = 0  # 0 = all
-    synth: SynthSpec | None = None  # generate into `root` when missing
+    synth: SynthSpec | None = None  # generate into `root` when missing (no root: one derived from the spec)
 
 
 @dataclass
@@ -324,7 +324,21 @@ def load_experiment(experiment: str = "demo", overrides: Sequence[str] = (), *,
         raise ConfigError(f"experiment '{top.name}' has no cells; list them as "
                           "cells: [{methods: [...], settings: [...], datasets: [...]}]")
     check_values(top)
-    return top
+    return derive_synth_roots(top)
+
+
+def derive_synth_roots(cfg: ExperimentConfig) -> ExperimentConfig:
+    """A synthetic dataset without a ``root`` lives in ``<results>/data/<name>-<hash of its spec>``:
+    configs with other generation options never share (and regenerate) one folder."""
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    for name, ds in cfg.dataset.items():
+        if ds.synth is not None and not ds.root:
+            spec = hashlib.sha1(json.dumps(asdict(ds.synth), sort_keys=True).encode()).hexdigest()[:10]
+            ds.root = str(Path(cfg.results) / "data" / f"{name}-{spec}")
+    return cfg
 
 
 _DEVICE = re.compile(r"(cpu|mps|cuda(:\d+)?)")

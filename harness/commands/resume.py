@@ -12,6 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="execution options only: cluster=NAME, cluster.*, retry.*, mlflow.*, progress")
     parser.add_argument("--config-dir", default=None, help="configs folder (for cluster=NAME)")
+    parser.add_argument("--force", action="store_true",
+                        help="redo every video with the code and data as they are now (after a change of either)")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the videos left to do, their shards and (cluster=slurm) sbatch scripts; write and "
@@ -56,6 +58,6 @@ def run(args: argparse.Namespace) -> int:
         force = (read_json(run_dir.root / "force.json", {}) or {}).get("before")
         print(describe(cfg, pending_videos(run_dir, force), run_dir=str(run_dir.root)))
         return 0
-    outcome = resume(args.run_dir, over or None, quiet=args.quiet, on_scored=print_table)
+    outcome = resume(args.run_dir, over or None, quiet=args.quiet, force=args.force, on_scored=print_table)
     print_footer(outcome, load_run_config(RunDir.open(args.run_dir)))
     return 1 if outcome.failures or outcome.incomplete else 0

@@ -11,7 +11,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="experiment=NAME, group selections (method=sam2 setting=box cluster=slurm) and "
                              "dotlist overrides (method.size=l cluster.partition=gpu); default experiment=demo")
-    parser.add_argument("--force", action="store_true", help="redo videos that already have a complete record")
+    parser.add_argument("--force", action="store_true", help="redo every video, also those with a complete record (needed after the code or data "
+                        "changed: a run never mixes predictions of different code or data)")
     parser.add_argument("--config-dir", default=None, help="configs folder (default: the repository's configs/)")
     parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                         help="import a module or .py file defining MOSEBENCH_ADAPTERS (repeatable)")

@@ -15,7 +15,7 @@ import traceback
 from typing import Any
 
 from harness.config import Cell, ExperimentConfig
-from harness.runner.rundir import DONE, RunDir, read_json, write_json
+from harness.runner.rundir import DONE, RunDir, check_records, read_json, write_json
 
 GIB = float(1 << 30)
 
@@ -52,6 +52,7 @@ def aggregate_cell(run: RunDir, cfg: ExperimentConfig, cell: Cell, *, force: boo
         return None
     cdir = run.cell(cell.name)
     records = {v: cdir.record(v) for v in prog["done"]}
+    check_records(run, cell.name, records)  # never score records of other code or data together
     digest = _digest(records)
     old = read_json(cdir.summary)
     if old and old.get("records_digest") == digest and not force:

@@ -20,15 +20,21 @@ from typing import Any
 
 from harness.config import ExperimentConfig, merge_into, to_plain
 from harness.errors import ConfigError, MosebenchError
-from harness.runner.plan import (
-    check_capabilities,
-    dataset_videos,
-    ensure_dataset,
-    open_dataset,
-    plan_shards,
-    resolve_cells,
+from harness.runner.identity import IdentityChanged
+from harness.runner.lock import RunLock
+from harness.runner.plan import Planned, plan_run, plan_shards
+from harness.runner.rundir import (
+    DONE,
+    RunDir,
+    cell_identity,
+    clean_driver_temp,
+    load_run_config,
+    read_json,
+    renew_provenance,
+    run_cells,
+    save_run_config,
+    write_json,
 )
-from harness.runner.rundir import RunDir, load_run_config, read_json, run_cells, save_run_config, write_json
 
 # Keys that do not change the numbers: a run resumed with another cluster is the same run.
 _VOLATILE = ("cluster", "mlflow", "retry", "force", "progress", "run_id", "description", "results",
@@ -59,24 +65,58 @@ def run_dir_for(cfg: ExperimentConfig) -> RunDir:
     return RunDir(Path(cfg.results) / "runs" / cfg.name / run_id_for(cfg))
 
 
-def prepare(cfg: ExperimentConfig) -> RunDir:
-    """Check capabilities, make datasets, write config.yaml and plan.json. Returns the run dir."""
-    cells = resolve_cells(cfg)
-    check_capabilities(cfg, cells)
-    videos: dict[str, tuple[str, ...]] = {}
-    for name in sorted({c.dataset for c in cells}):
-        ds = cfg.dataset[name]
-        ensure_dataset(ds)
-        videos[name] = dataset_videos(ds, open_dataset(ds))
-    run = run_dir_for(cfg)
-    if run.config.is_file() and _identity(load_run_config(run)) != _identity(cfg):
+def check_identity(run: RunDir, planned: Planned) -> None:
+    """Refuse (:class:`IdentityChanged`, exit 2) to continue or reuse ``run`` when the code or data
+    now differ from what its plan (or, without one, its records) says made its predictions."""
+    problems = []
+    for cell in planned.cells:
+        new = planned.identities[cell.name]
+        old = cell_identity(run, cell.name) if run.plan.is_file() else None
+        if old is not None:
+            problems += [f"{cell.name}: {c}" for c in old.changes(new)]
+            continue
+        cdir = run.cell(cell.name)
+        bad = []  # no identity in the plan (no plan yet, or a run from before identities): the records
+        for rec_path in sorted(cdir.records.glob("*.json")) if cdir.records.is_dir() else ():
+            rec = cdir.record(rec_path.stem) or {}
+            if rec.get("status") != DONE:
+                continue  # redone anyway
+            ident = rec.get("identity") or {}
+            if ident.get("code") != new.code.digest or ident.get("data") != new.data.video(rec_path.stem):
+                bad.append(rec_path.stem)
+        if bad:
+            problems.append(f"{cell.name}: {len(bad)} record(s) made by other (or unrecorded) code or data: "
+                            f"{', '.join(bad[:5])}")
+    if problems:
+        raise IdentityChanged(
+            f"{run.root}: the code or data differ from what made this run's predictions, and mosebench never "
+            "mixes them:\n  " + "\n  ".join(problems[:20]) + "\nTo predict with the code and data as they are "
+            "now: rerun with --force (`mosebench run ... --force` or `mosebench resume --force RUN_DIR` redoes "
+            "every video of this run), or start a separate run with run_id=NEW_NAME (this one stays as it is). "
+            "To finish this run as it was, restore the old code and data.")
+
+
+def prepare(cfg: ExperimentConfig, *, run: RunDir | None = None, force: bool = False,
+            planned: Planned | None = None, resuming: bool = False) -> RunDir:
+    """Check capabilities, make datasets, check code and data identity against an existing run,
+    write config.yaml (``resuming``: keep it, renew only a forced run's provenance) and plan.json.
+    Returns the run dir. Callers hold the run's lock."""
+    planned = planned or plan_run(cfg)
+    run = run or run_dir_for(cfg)
+    existing = run.config.is_file()
+    if existing and _identity(load_run_config(run)) != _identity(cfg):
         raise ConfigError(f"{run.root} holds a run with a different configuration (cells, method, setting "
                           f"or dataset options, device); pick another run_id, or drop run_id to get one "
                           f"derived from the configuration")
+    if existing and not force:
+        check_identity(run, planned)
     run.root.mkdir(parents=True, exist_ok=True)
-    save_run_config(run, cfg)
-    write_json(run.plan, {"cells": {c.name: {"method": c.method, "setting": c.setting, "dataset": c.dataset,
-                                             "videos": list(videos[c.dataset])} for c in cells}})
+    clean_driver_temp(run)
+    if not resuming:
+        save_run_config(run, cfg, keep_provenance=existing and not force)
+    elif force:
+        renew_provenance(run)
+    write_json(run.plan, planned.plan_json())
     return run
 
 
@@ -236,22 +276,31 @@ def _check_mlflow_store(cfg: ExperimentConfig) -> None:
 
 def run_experiment(cfg: ExperimentConfig, *, quiet: bool = False, score: bool = True,
                    on_scored: Callable[[RunOutcome], None] | None = None) -> RunOutcome:
-    """``mosebench run``: prepare the run directory, then :func:`execute`."""
+    """``mosebench run``: check and plan (nothing written), take the run's lock, prepare the run
+    directory, then :func:`execute`."""
     if score:
         _check_mlflow_store(cfg)
-    run = prepare(cfg)
-    if not quiet:
-        print(f"run directory: {run.root}", flush=True)
-    return execute(run, cfg, force_before=time.time() if cfg.force else None, quiet=quiet, score=score,
-                   on_scored=on_scored)
+    planned = plan_run(cfg)
+    run = run_dir_for(cfg)
+    with RunLock(run.root):
+        prepare(cfg, run=run, force=cfg.force, planned=planned)
+        if not quiet:
+            print(f"run directory: {run.root}", flush=True)
+        return execute(run, cfg, force_before=time.time() if cfg.force else None, quiet=quiet, score=score,
+                       on_scored=on_scored)
 
 
 def resume(run_dir: str | os.PathLike, overrides: dict[str, Any] | None = None, *,
-           quiet: bool = False, on_scored: Callable[[RunOutcome], None] | None = None) -> RunOutcome:
-    """``mosebench resume RUN_DIR``: continue a run from its directory alone."""
+           quiet: bool = False, force: bool = False,
+           on_scored: Callable[[RunOutcome], None] | None = None) -> RunOutcome:
+    """``mosebench resume RUN_DIR``: continue a run from its directory alone. Its plan is made
+    again (a driver killed before writing it left none) and checked against the run's code and
+    data identity; ``force`` redoes every video with the code and data as they are now."""
     run = RunDir.open(run_dir)
-    cfg = load_run_config(run)
-    if overrides:
-        cfg = merge_into(ExperimentConfig, to_plain(cfg), overrides, where="resume overrides")
-    _check_mlflow_store(cfg)
-    return execute(run, cfg, quiet=quiet, on_scored=on_scored)
+    with RunLock(run.root):
+        cfg = load_run_config(run)
+        if overrides:
+            cfg = merge_into(ExperimentConfig, to_plain(cfg), overrides, where="resume overrides")
+        _check_mlflow_store(cfg)
+        prepare(cfg, run=run, force=force, resuming=True)
+        return execute(run, cfg, force_before=time.time() if force else None, quiet=quiet, on_scored=on_scored)

@@ -20,7 +20,7 @@ from typing import Any
 
 from harness.config import Cell, ExperimentConfig, adapter_name, flatten, to_plain
 from harness.errors import ConfigError
-from harness.runner.rundir import RunDir, load_provenance, read_json, run_cells, write_json
+from harness.runner.rundir import RunDir, cell_identity, load_provenance, read_json, run_cells, write_json
 
 ARTIFACTS = ("summary.json",)
 SCORE_ARTIFACTS = ("per_object.csv", "per_frame.parquet", "metrics.json", "scores.txt", "summary.json")
@@ -126,11 +126,12 @@ def cells_to_log(run: RunDir, uri: str) -> list[tuple[Cell, dict]]:
     return out
 
 
-def dataset_tags(cfg: ExperimentConfig, run: RunDir, cell: Cell, summary: dict) -> dict[str, str]:
-    """The dataset by identity (root folder and content fingerprint), not by config name."""
+def dataset_tags(cfg: ExperimentConfig, run: RunDir, cell: Cell) -> dict[str, str]:
+    """The dataset by identity (root folder and the plan's data fingerprint), not by config name."""
     ds = cfg.dataset[cell.dataset]
     root = str(Path(ds.root).expanduser().resolve()) if ds.root else ""
-    fingerprint = str(summary.get("dataset_fingerprint") or "")
+    ident = cell_identity(run, cell.name)
+    fingerprint = ident.data.digest if ident is not None else ""
     ident = f"{root}@{fingerprint[:12]}" if fingerprint else root
     return {"dataset": ident, "dataset.name": cell.dataset, "dataset.root": root,
             **({"dataset.fingerprint": fingerprint} if fingerprint else {})}
@@ -205,9 +206,13 @@ def _log_cell(client: Any, exp_id: str, run: RunDir, cfg: ExperimentConfig, cell
         "mlflow.source.git.commit": prov.get("git_commit", "unknown"),
         "git_commit": prov.get("git_commit", "unknown"), "git_dirty": str(prov.get("git_dirty")),
         "cluster": cfg.cluster.name, "executor": cfg.cluster.executor, "host": prov.get("host", ""),
-        "method": cell.method, "setting": cell.setting, **dataset_tags(cfg, run, cell, summary),
+        "method": cell.method, "setting": cell.setting,
         "job_ids": ",".join(summary.get("jobs", []))[:5000],
     }
+    ident = cell_identity(run, cell.name)  # the code and data that made the cell's records
+    if ident is not None:
+        tags.update(ident.tags())
+    tags.update(dataset_tags(cfg, run, cell))
     slurm = sorted({j for sub in jobs if sub.get("executor") == "slurm" for j in sub.get("job_ids", [])})
     if slurm:
         tags["slurm_job_ids"] = ",".join(slurm)[:5000]

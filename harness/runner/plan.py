@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.config import Cell, ClusterConfig, DatasetConfig, ExperimentConfig, adapter_name, expand_cells
 from harness.errors import CapabilityError, ConfigError, DataError, MissingDependencyError, MosebenchError
+from harness.runner.identity import CellIdentity, CodeIdentity, code_identity, data_identity, git_state
 
 if TYPE_CHECKING:
     from harness.data.dataset import Dataset
@@ -229,3 +231,44 @@ def resolve_cells(cfg: ExperimentConfig) -> tuple[Cell, ...]:
         if c.dataset not in cfg.dataset:
             raise ConfigError(f"cell {c.name}: no dataset config '{c.dataset}'")
     return cells
+
+
+def method_code(cfg: ExperimentConfig, method: str, git: tuple[str, str]) -> CodeIdentity:
+    """The code identity of method ``method`` as this experiment configures it."""
+    from harness import registry
+
+    cls = method_class(method, cfg)
+    raw = {k: v for k, v in (cfg.method.get(method) or {}).items() if k != "adapter"}
+    return code_identity(cls, registry.build_config(cls, raw), cfg.plugins, git)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """What a run will do: its cells, each dataset's videos and each cell's code + data identity."""
+
+    cells: tuple[Cell, ...]
+    videos: Mapping[str, tuple[str, ...]]  # dataset name -> planned videos
+    identities: Mapping[str, CellIdentity]  # cell name -> identity
+
+    def plan_json(self) -> dict:
+        return {"cells": {c.name: {"method": c.method, "setting": c.setting, "dataset": c.dataset,
+                                   "videos": list(self.videos[c.dataset]),
+                                   "identity": self.identities[c.name].to_json()} for c in self.cells}}
+
+
+def plan_run(cfg: ExperimentConfig) -> Planned:
+    """Check the experiment (capabilities, options), make missing synthetic data, list the videos
+    and fingerprint code and data. Writes nothing into the run directory."""
+    cells = resolve_cells(cfg)
+    check_capabilities(cfg, cells)
+    git = git_state()
+    videos: dict[str, tuple[str, ...]] = {}
+    data = {}
+    for name in sorted({c.dataset for c in cells}):
+        ds = cfg.dataset[name]
+        ensure_dataset(ds)
+        opened = open_dataset(ds)
+        videos[name] = dataset_videos(ds, opened)
+        data[name] = data_identity(opened, videos[name])
+    code = {m: method_code(cfg, m, git) for m in sorted({c.method for c in cells})}
+    return Planned(cells, videos, {c.name: CellIdentity(code[c.method], data[c.dataset]) for c in cells})

@@ -13,7 +13,7 @@ import socket
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +54,13 @@ def _labels_from_boxes(boxes: Mapping[int, Any], shape: tuple[int, int]):
 
 
 def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, device: str = "cpu",
-                  attempt: int = 1, on_frame: Callable[[], None] | None = None, writers: int = 2) -> dict:
+                  attempt: int = 1, on_frame: Callable[[], None] | None = None, writers: int = 2,
+                  provenance: Mapping[str, Any] | None = None) -> dict:
     """Predict one video and write its PNGs and record. Returns the record.
 
     Box-only methods (trackers) get their boxes rasterised into the PNGs and kept per frame in the
     record (``boxes``: obj_id -> list of ``[x, y, w, h]`` or None), which VOT scoring reads.
+    ``provenance`` (code and data identity, retry overrides applied) is stored in the record.
     """
     from contextlib import ExitStack
 
@@ -124,7 +126,7 @@ def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, d
         "prompts": list(outcome.prompts), "extra": dict(outcome.extra),
         "boxes": {str(k): v for k, v in boxes.items()} or None,
         "job": _job_id(), "host": socket.gethostname(), "attempt": attempt,
-        "started_at": started, "finished_at": time.time(),
+        "started_at": started, "finished_at": time.time(), **dict(provenance or {}),
     }
     write_json(cell_dir.record_path(video.name), record)
     return record
@@ -137,11 +139,13 @@ def run_shard(run_dir: str | os.PathLike, shard: Shard, *, method_overrides: Map
     on; :class:`ShardFailed` is raised at the end if any failed."""
     from harness import registry
     from harness.config import adapter_name
-    from harness.runner.plan import make_setting, open_dataset, retry_overrides_for
-    from harness.runner.rundir import load_run_config, run_cells
+    from harness.runner.identity import IdentityChanged, git_state, video_fingerprint
+    from harness.runner.plan import make_setting, method_code, open_dataset, retry_overrides_for
+    from harness.runner.rundir import cell_identity, load_run_config, run_cells
 
     run = RunDir(Path(run_dir))
     cfg = load_run_config(run)
+    git = git_state()  # the code this shard runs, compared with the plan's before any prediction
     done: list[str] = []
     skipped: list[str] = []
     failed: list[str] = []
@@ -165,23 +169,38 @@ def run_shard(run_dir: str | os.PathLike, shard: Shard, *, method_overrides: Map
         raw = dict(cfg.method.get(method_name) or {})
         name = adapter_name(method_name, raw)
         cls = registry.get(name)
-        raw.update(retry_overrides_for(cls, dict(method_overrides or {})))
+        applied = retry_overrides_for(cls, dict(method_overrides or {}))
+        raw.update(applied)
         mcfg = registry.build_config(cls, {k: v for k, v in raw.items() if k != "adapter"})
-        method = registry.create(name, mcfg, cfg.device)
+        planned = cell_identity(run, item.cell)
+        code = method_code(cfg, method_name, git)
+        changed = planned.code.changes(code) if planned is not None else []
+        method = registry.create(name, mcfg, cfg.device) if not changed else None
         setting = make_setting(cfg, setting_name)
         dataset = open_dataset(cfg.dataset[dataset_name])
         for v in todo:
             if bar is not None:
                 bar.set_postfix_str(f"{item.cell} {v}")
+            prov: dict[str, Any] = {"identity": {"code": code.digest, "data": None}, "code": asdict(code),
+                                    "method_overrides": applied}
             try:
+                if changed:
+                    raise IdentityChanged(f"the code changed since the run was planned ({'; '.join(changed)}); "
+                                          f"not predicted. Redo the run with the current code: mosebench resume "
+                                          f"--force {run.root}")
+                prov["identity"]["data"] = video_fingerprint(dataset, v)
+                if planned is not None and prov["identity"]["data"] != planned.data.video(v):
+                    raise IdentityChanged(f"the files of video '{v}' changed since the run was planned "
+                                          f"(names, sizes or mtimes under {dataset.root}); not predicted. Redo "
+                                          f"the run on the current data: mosebench resume --force {run.root}")
                 predict_video(method, setting, dataset.video(v), cell_dir, device=cfg.device, attempt=attempt,
-                              writers=cfg.writer_threads)
+                              writers=cfg.writer_threads, provenance=prov)
                 done.append(f"{item.cell}/{v}")
             except Exception as exc:
                 tb = traceback.format_exc()
                 write_json(cell_dir.record_path(v), {"status": FAILED, "video": v, "error": repr(exc),
                                                      "traceback": tb, "job": _job_id(), "attempt": attempt,
-                                                     "finished_at": time.time()})
+                                                     "finished_at": time.time(), **prov})
                 failed.append(f"{item.cell}/{v}")
                 tracebacks.append(f"--- {item.cell}/{v} ---\n" + "".join(tb.splitlines(True)[-15:]))
                 print(f"[mosebench] {item.cell}/{v} failed:\n{tb}", flush=True)

@@ -3,12 +3,13 @@
 Layout (everything needed to rescore, relog or resume)::
 
     <results>/runs/<experiment>/<run-id>/
-      config.yaml                 resolved config + git commit + package versions + host
-      plan.json                   cells and their videos
+      config.yaml                 resolved config + provenance of the driver that created the run
+      plan.json                   cells, their videos and code + data identity (harness/runner/identity.py)
+      driver.lock                 the live driver's pid/host/heartbeat (harness/runner/lock.py)
       jobs.json                   every submission (executor, job ids, shards, attempt)
       failures.json               failed shards of the latest attempt (log path, traceback)
       <cell>/predictions/<video>/<frame>.png
-      <cell>/records/<video>.json per-video record, written last and atomically
+      <cell>/records/<video>.json per-video record (with its code and data identity), written last, atomically
       <cell>/events.jsonl         one line per video start (audits "predicted once")
       <cell>/scores/...           the metrics engine's tables
       <cell>/summary.json         the cell's metrics, timing and memory
@@ -30,6 +31,7 @@ from typing import Any
 from harness.atomic import atomic_write_text
 from harness.config import Cell, ExperimentConfig, merge_into, to_plain
 from harness.errors import DataError
+from harness.runner.identity import CellIdentity, IdentityChanged
 
 DONE = "done"
 FAILED = "failed"
@@ -187,10 +189,27 @@ def provenance() -> dict[str, Any]:
             "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
-def save_run_config(run: RunDir, cfg: ExperimentConfig) -> None:
+def save_run_config(run: RunDir, cfg: ExperimentConfig, *, keep_provenance: bool = False) -> None:
+    """Write ``config.yaml``. ``keep_provenance``: a rerun or resume of the same run keeps the
+    provenance of the driver that created it (commit, host, cwd); only a new (forced) run writes
+    its own."""
     from omegaconf import OmegaConf
 
-    doc = {"experiment": to_plain(cfg), "provenance": {**provenance(), "cwd": os.getcwd()}}
+    prov = load_provenance(run) if keep_provenance and run.config.is_file() else {}
+    if not prov:
+        prov = {**provenance(), "cwd": os.getcwd()}
+    doc = {"experiment": to_plain(cfg), "provenance": prov}
+    atomic_write_text(run.config, OmegaConf.to_yaml(OmegaConf.create(doc)))
+
+
+def renew_provenance(run: RunDir) -> None:
+    """A forced resume: the run's provenance becomes this driver's (the working directory its
+    relative paths are anchored to stays); the experiment is kept as written."""
+    from omegaconf import OmegaConf
+
+    doc = _config_doc(run)
+    cwd = (doc.get("provenance") or {}).get("cwd") or os.getcwd()
+    doc["provenance"] = {**provenance(), "cwd": cwd}
     atomic_write_text(run.config, OmegaConf.to_yaml(OmegaConf.create(doc)))
 
 
@@ -236,6 +255,50 @@ def load_provenance(run: RunDir) -> dict:
     return _config_doc(run).get("provenance", {})
 
 
+def read_plan(run: RunDir) -> dict:
+    """``plan.json``; a run without one (its driver stopped before planning) is an error naming the fix."""
+    plan = read_json(run.plan)
+    if not plan or not plan.get("cells"):
+        raise DataError(f"{run.root} has no plan (no {run.plan.name}, or one without cells): its driver stopped "
+                        f"before planning the work; `mosebench resume {run.root}` plans and runs it")
+    return plan
+
+
 def run_cells(run: RunDir) -> tuple[Cell, ...]:
-    plan = read_json(run.plan, {}) or {}
-    return tuple(Cell(c["method"], c["setting"], c["dataset"]) for c in plan.get("cells", {}).values())
+    return tuple(Cell(c["method"], c["setting"], c["dataset"]) for c in read_plan(run)["cells"].values())
+
+
+def cell_identity(run: RunDir, cell: str) -> CellIdentity | None:
+    """The code and data identity the plan holds for ``cell`` (None for runs made before mosebench
+    recorded them)."""
+    doc = (read_json(run.plan, {}) or {}).get("cells", {}).get(cell, {}).get("identity")
+    return CellIdentity.from_json(doc) if doc else None
+
+
+def check_records(run: RunDir, cell: str, records: dict[str, dict]) -> None:
+    """Refuse (:class:`IdentityChanged`) a cell whose complete records were made by other code or
+    data than its plan names: such numbers are never scored together."""
+    ident = cell_identity(run, cell)
+    if ident is None:
+        return  # a run from before identities were recorded: nothing to compare with
+    bad = sorted(v for v, rec in records.items()
+                 if (rec.get("identity") or {}).get("code") != ident.code.digest
+                 or (rec.get("identity") or {}).get("data") != ident.data.video(v))
+    if bad:
+        raise IdentityChanged(f"{run.cell(cell).root}: {len(bad)} of {len(records)} record(s) were made by other "
+                              f"code or data than the run's plan ({', '.join(bad[:5])}); not scored. Redo them: "
+                              f"mosebench resume --force {run.root}")
+
+
+# Files only the driver writes (it holds the run's lock): their temp files are debris of a killed driver.
+DRIVER_FILES = ("config.yaml", "plan.json", "jobs.json", "failures.json", "force.json")
+
+
+def clean_driver_temp(run: RunDir) -> list[str]:
+    """Remove temp files a killed driver left next to its own files (call with the run's lock held)."""
+    removed = []
+    for name in DRIVER_FILES:
+        for tmp in run.root.glob(f".{name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp.name)
+    return removed
