@@ -13,7 +13,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -177,13 +178,20 @@ def execute(run: RunDir, cfg: ExperimentConfig, *, force_before: float | None = 
     file and the resume command, not as a traceback: everything written so far is whole (atomic
     writes), so ``mosebench resume`` continues once space is freed.
     """
-    try:
+    with disk_full_is_an_error(run.root):
         return _execute(run, cfg, force_before=force_before, quiet=quiet, score=score, on_scored=on_scored)
+
+
+@contextmanager
+def disk_full_is_an_error(root: Path) -> Iterator[None]:
+    """ENOSPC / EDQUOT -> a :class:`MosebenchError` naming the file and how to continue."""
+    try:
+        yield
     except OSError as exc:
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
-        raise MosebenchError(f"no space left on the device holding {exc.filename or run.root} ({exc.strerror}); "
-                            f"free space, then: mosebench resume {run.root}") from exc
+        raise MosebenchError(f"no space left on the device holding {exc.filename or root} ({exc.strerror}); "
+                             f"free space, then: mosebench resume {root}") from exc
 
 
 def _execute(run: RunDir, cfg: ExperimentConfig, *, force_before: float | None, quiet: bool, score: bool,
@@ -282,7 +290,7 @@ def run_experiment(cfg: ExperimentConfig, *, quiet: bool = False, score: bool = 
         _check_mlflow_store(cfg)
     planned = plan_run(cfg)
     run = run_dir_for(cfg)
-    with RunLock(run.root):
+    with disk_full_is_an_error(run.root), RunLock(run.root):
         prepare(cfg, run=run, force=cfg.force, planned=planned)
         if not quiet:
             print(f"run directory: {run.root}", flush=True)
@@ -297,7 +305,7 @@ def resume(run_dir: str | os.PathLike, overrides: dict[str, Any] | None = None, 
     again (a driver killed before writing it left none) and checked against the run's code and
     data identity; ``force`` redoes every video with the code and data as they are now."""
     run = RunDir.open(run_dir)
-    with RunLock(run.root):
+    with disk_full_is_an_error(run.root), RunLock(run.root):
         cfg = load_run_config(run)
         if overrides:
             cfg = merge_into(ExperimentConfig, to_plain(cfg), overrides, where="resume overrides")
