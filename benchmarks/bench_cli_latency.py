@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -30,12 +31,19 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "bench"
 
 
+CPU: list[float] = []  # CPU seconds (user + sys) of each command, in call order
+
+
 def _cli(tree: Path, args: list[str], cwd: Path) -> float:
+    """Wall-clock seconds of one command (its CPU seconds are appended to CPU)."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=cwd, env=env, text=True,
                           capture_output=True, timeout=600)
     dt = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     if proc.returncode != 0:
         raise SystemExit(f"mosebench {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
     return dt
@@ -49,11 +57,12 @@ def measure(tree: Path, repeats: int) -> dict:
         first = _cli(tree, run_args, work)
         run_dir = next((work / "results" / "runs" / "smoke").iterdir())
         rerun = [_cli(tree, run_args, work) for _ in range(repeats)]
+        rerun_cpu = CPU[-repeats:]
         status = [_cli(tree, ["status", str(run_dir)], work) for _ in range(repeats)]
         helps = [_cli(tree, ["--help"], work) for _ in range(repeats)]
     git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=tree, capture_output=True, text=True).stdout
     return {"tree": str(tree), "commit": git.strip(), "first_run_s": first,
-            "rerun_s": rerun, "status_s": status, "help_s": helps, "loadavg": os.getloadavg(),
+            "rerun_s": rerun, "rerun_cpu_s": rerun_cpu, "status_s": status, "help_s": helps, "loadavg": os.getloadavg(),
             "time": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
@@ -61,8 +70,9 @@ def _row(label: str, r: dict) -> str:
     def fmt(xs: list[float]) -> str:
         return f"{statistics.median(xs):.2f} (min {min(xs):.2f})"
 
-    return (f"| {label} | {r['commit']} | {fmt(r['rerun_s'])} | {fmt(r['status_s'])} | {fmt(r['help_s'])} | "
-            f"{r['first_run_s']:.1f} | {r['loadavg'][0]:.2f} | {r['time']} |")
+    cpu = fmt(r["rerun_cpu_s"]) if r.get("rerun_cpu_s") else "-"
+    return (f"| {label} | {r['commit'] or '-'} | {fmt(r['rerun_s'])} | {cpu} | {fmt(r['status_s'])} | "
+            f"{fmt(r['help_s'])} | {r['first_run_s']:.1f} | {r['loadavg'][0]:.2f} | {r['time']} |")
 
 
 def write_markdown(results: dict) -> str:
@@ -73,10 +83,10 @@ def write_markdown(results: dict) -> str:
         "finished run (nothing to predict, score or log), `mosebench status RUN_DIR`, and `mosebench --help`, each",
         "started as a fresh interpreter; seconds, median (min) of the repeats. `first run` is the untimed first",
         "run that predicts, scores and logs (one measurement). The machine is shared (2 cores): the 1-minute load",
-        "average is recorded.",
+        "average is recorded, and the rerun's CPU seconds (user + sys), which depend far less on the load.",
         "",
-        "| tree | commit | rerun of a finished run, s | status, s | --help, s | first run, s | load | when |",
-        "|---|---|---|---|---|---|---|---|",
+        "| tree | commit | rerun of a finished run, s | rerun CPU, s | status, s | --help, s | first run, s | load | when |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [_row(label, r) for label, r in results.items()]
     return "\n".join(lines) + "\n"
