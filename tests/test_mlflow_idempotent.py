@@ -132,3 +132,21 @@ def test_status_line_says_why_nothing_was_logged(tmp_path: Path, synth_data: Pat
     cfg = load_experiment("smoke", smoke(tmp_path, synth_data, "mlflow.enabled=true")[1:])
     run = prepare(cfg)
     assert aggregate_run(run.root)["mlflow"] == "nothing to log (no cell is scored)"
+
+
+def test_logger_killed_mid_way_then_logged_again_gives_one_finished_run(
+        tmp_path: Path, synth_data: Path, capsys: pytest.CaptureFixture) -> None:
+    """B5 as the fault trial hit it: kill -9 of the logging process when its first artifact appears."""
+    run_dir = _scored_run(tmp_path, synth_data, capsys)
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "log", str(run_dir)], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    arts = tmp_path / "results" / "mlartifacts" / "smoke"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not list(arts.glob("*/artifacts/*")):
+        time.sleep(0.002)
+    proc.kill()
+    proc.wait()
+    db = tmp_path / "results" / "mlflow.db"
+    assert main(capsys, "log", str(run_dir))[0] == 0
+    runs = _all_runs(db)
+    assert [(r.info.status, r.info.lifecycle_stage) for r in runs] == [("FINISHED", "active")], runs
