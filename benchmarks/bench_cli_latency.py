@@ -88,7 +88,8 @@ def write_markdown(results: dict) -> str:
         "| tree | commit | rerun of a finished run, s | rerun CPU, s | status, s | --help, s | first run, s | load | when |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    lines += [_row(label, r) for label, r in results.items()]
+    lines += [_row(label, r) for label, r in results.items() if label != "notes"]
+    lines += ["", *[f"* {n}" for n in results.get("notes", [])]] if results.get("notes") else []
     return "\n".join(lines) + "\n"
 
 
@@ -97,11 +98,15 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--tree", type=Path, default=ROOT, help="source tree to time (default: this one)")
     ap.add_argument("--label", default="this tree")
+    ap.add_argument("--note", help="record a note under the table instead of measuring")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     store = OUT / "cli_latency.json"
     results = json.loads(store.read_text()) if store.is_file() else {}
-    results[args.label] = measure(args.tree.resolve(), args.repeats)
+    if args.note:
+        results.setdefault("notes", []).append(args.note)
+    else:
+        results[args.label] = measure(args.tree.resolve(), args.repeats)
     store.write_text(json.dumps(results, indent=1) + "\n")
     text = write_markdown(results)
     (OUT / "cli_latency.md").write_text(text)
