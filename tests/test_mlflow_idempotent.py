@@ -4,6 +4,7 @@ names runs uniquely, and costs nothing (no MLflow import) when there is nothing 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -150,3 +151,26 @@ def test_logger_killed_mid_way_then_logged_again_gives_one_finished_run(
     assert main(capsys, "log", str(run_dir))[0] == 0
     runs = _all_runs(db)
     assert [(r.info.status, r.info.lifecycle_stage) for r in runs] == [("FINISHED", "active")], runs
+
+
+def test_store_on_a_read_only_mount_is_refused_at_once(tmp_path: Path) -> None:
+    """B20 (m6): a sqlite store on a read-only filesystem, new or existing."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a read-only tmpfs")
+    from harness.errors import ConfigError
+    from harness.runner.mlflow_log import check_store
+
+    mnt = tmp_path / "ro"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)]).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        (mnt / "mlflow.db").write_bytes(b"")
+        subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
+        t0 = time.perf_counter()
+        for path, words in ((mnt / "mlflow.db", "not writable"), (mnt / "sub" / "new.db", "cannot be created")):
+            with pytest.raises(ConfigError, match=words):
+                check_store(f"sqlite:///{path}")
+        assert time.perf_counter() - t0 < 1
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)])
