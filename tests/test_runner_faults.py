@@ -105,6 +105,9 @@ def test_interrupt_says_which_jobs_really_keep_running(tmp_path: Path, synth_dat
             assert not alive and "not running any more" in err and "still running" not in err, err
         else:
             assert alive and "still running" in err, err
+            st = json.loads(cli("status", "--json", str(jobs[0].parent)).stdout)
+            assert st["live_jobs"] and st["cells"][0]["running"], st  # videos being predicted now
+            assert "job(s) still running" in cli("status", str(jobs[0].parent)).stdout
     finally:
         for pid in alive:  # the jobs this test left running
             os.kill(pid, signal.SIGTERM)

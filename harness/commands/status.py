@@ -23,10 +23,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"run {st['run_dir']}  (experiment {st['experiment']}, cluster {st['cluster']})")
     width = max([len(c["cell"]) for c in st["cells"]] + [4])
-    print(f"{'cell'.ljust(width)}  {'done':>9}  {'failed':>6}  {'missing':>7}  scored  mlflow")
+    print(f"{'cell'.ljust(width)}  {'done':>9}  {'failed':>6}  {'running':>7}  {'missing':>7}  scored  mlflow")
     for c in st["cells"]:
-        print(f"{c['cell'].ljust(width)}  {len(c['done']):>4}/{c['videos']:<4}  {len(c['failed']):>6}  "
-              f"{len(c['missing']):>7}  {'yes' if c['scored'] else 'no':>6}  {'yes' if c['logged'] else 'no':>6}")
+        running = len(c.get("running", []))
+        print(f"{c['cell'].ljust(width)}  {len(c['done']):>4}/{c['videos']:<4}  {len(c['failed']):>6}  {running:>7}  "
+              f"{len(c['missing']) - running:>7}  {'yes' if c['scored'] else 'no':>6}  "
+              f"{'yes' if c['logged'] else 'no':>6}")
         for f in c["failures"]:
             print(f"    {c['cell']}/{f['video']} failed (job {f.get('job')}): {f.get('error')}")
         if c.get("score_error"):

@@ -29,7 +29,12 @@ def run_status(run_dir: str | os.PathLike) -> dict:
         cells.append({**prog, "failures": failures, "scored": bool(summary), "score_error": score_error,
                       "logged": cdir.mlflow.is_file(), "metrics": (summary or {}).get("metrics")})
     folder = cfg.cluster.folder or run.job_logs
+    jobs = live(run, cfg.cluster.executor, folder)
+    alive = set(jobs) | {j.split("_")[0] for j in jobs}
+    for c in cells:  # missing videos a live job has started: being predicted now
+        last = {e["video"]: str(e.get("job")) for e in run.cell(c["cell"]).starts()}
+        c["running"] = [v for v in c["missing"] if last.get(v) in alive or last.get(v, "").split("_")[0] in alive]
     pending = read_json(run.root / "mlflow_pending.json")
     return {"run_dir": str(run.root), "experiment": cfg.name, "cluster": cfg.cluster.name, "cells": cells,
-            "live_jobs": live(run, cfg.cluster.executor, folder), "failed_shards": read_json(run.failures, []) or [],
+            "live_jobs": jobs, "failed_shards": read_json(run.failures, []) or [],
             "mlflow_pending": (pending or {}).get("error"), "mlflow_enabled": cfg.mlflow.enabled}
