@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.testdata import CaseSpec, generate_case
 
 from harness.cli import main as cli_main
 from harness.data.masks import write_label_png
@@ -15,7 +16,6 @@ from harness.errors import DataError
 from harness.metrics.aggregate import object_table
 from harness.metrics.report_files import load_per_frame
 from harness.metrics.score import score
-from harness.metrics.testdata import CaseSpec, generate_case
 
 SPEC = CaseSpec(sizes=((40, 56), (33, 47), (40, 56)), frames=(9, 6, 3), seed=4)
 
