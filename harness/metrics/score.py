@@ -316,13 +316,9 @@ class PredictionChecks:
                 "unknown_ids": list(self.unknown_ids), "examples": list(self.examples)}
 
 
-def run_jobs(video_jobs: list[VideoJob], jobs: int = 0) -> Any:
-    """Score all videos (in parallel when ``jobs != 1``; 0 = all cores) into the per-frame table."""
-    return run_jobs_checked(video_jobs, jobs)[0]
-
-
 def run_jobs_checked(video_jobs: list[VideoJob], jobs: int = 0) -> tuple[Any, PredictionChecks]:
-    """:func:`run_jobs` plus the :class:`PredictionChecks` of the prediction PNGs read."""
+    """Score all videos (in parallel when ``jobs != 1``; 0 = all cores) into the per-frame table, plus the
+    :class:`PredictionChecks` of the prediction PNGs read."""
     n_workers = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) \
         if jobs == 0 else jobs
     n_workers = max(1, min(n_workers, len(video_jobs)))
