@@ -178,12 +178,22 @@ def _prepare(bmap: np.ndarray, pad: int) -> _Bmap:
     return _Bmap(ys, xs, integ.ravel(), box.shape[0], box.shape[1], y0 - pad, x0 - pad)
 
 
+def _sums(integ: np.ndarray, idx: np.ndarray, stride: int, rects: np.ndarray) -> np.ndarray:
+    """``(m, n)`` box sums of the ``n`` rectangles shifted to ``m`` flat integral-image positions."""
+    dy0, dy1, dx0, dx1 = (rects[:, i] for i in range(4))
+    at = idx[:, None]
+    return (integ[at + ((dy1 + 1) * stride + dx1 + 1)] - integ[at + ((dy1 + 1) * stride + dx0)]
+            - integ[at + (dy0 * stride + dx1 + 1)] + integ[at + (dy0 * stride + dx0)])
+
+
 def _covered(src: _Bmap, tgt: _Bmap, rects: np.ndarray, reach: int) -> int:
     """Number of ``tgt`` pixels where ``cv2.dilate(src, disk)`` is 1 (the disk given as ``rects``).
 
     Exact. Only pixels within ``reach`` (>= every rectangle offset) of ``src``'s points' box can be
     covered; ``src`` is padded by at least ``2 * reach``, so every box sum below stays inside its
-    integral image. Each rectangle is tested on the pixels no earlier rectangle covered.
+    integral image. Three vectorised steps (a handful of array operations each, whatever the disk):
+    the largest rectangle decides most pixels, the disk's bounding box drops the certain misses,
+    and the few pixels left are tested against all other rectangles at once.
     """
     y = tgt.ys - src.oy
     x = tgt.xs - src.ox
@@ -192,19 +202,15 @@ def _covered(src: _Bmap, tgt: _Bmap, rects: np.ndarray, reach: int) -> int:
     stride = src.w + 1
     idx = (y[near] * stride + x[near]).astype(np.intp)
     integ = src.integral
-    n = 0
-    for dy0, dy1, dx0, dx1 in rects.tolist():
-        if idx.size == 0:
-            break
-        a = idx + (dy0 * stride + dx0)
-        b = idx + (dy0 * stride + dx1 + 1)
-        c = idx + ((dy1 + 1) * stride + dx0)
-        d = idx + ((dy1 + 1) * stride + dx1 + 1)
-        hit = (integ[d] - integ[c] - integ[b] + integ[a]) > 0
-        k = int(np.count_nonzero(hit))
-        if k:
-            n += k
-            idx = idx[~hit]
+    hit = _sums(integ, idx, stride, rects[:1])[:, 0] > 0
+    n = int(np.count_nonzero(hit))
+    if len(rects) == 1:
+        return n
+    idx = idx[~hit]
+    outer = np.array([[rects[:, 0].min(), rects[:, 1].max(), rects[:, 2].min(), rects[:, 3].max()]])
+    idx = idx[_sums(integ, idx, stride, outer)[:, 0] > 0]
+    if idx.size:
+        n += int(np.count_nonzero((_sums(integ, idx, stride, rects[1:]) > 0).any(axis=1)))
     return n
 
 

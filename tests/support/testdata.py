@@ -181,7 +181,9 @@ def generate_heavy(out: str | Path, spec: HeavySpec) -> Path:
         for _ in range(n_obj):
             n_notch = int(rng.integers(6, 17))
             objs.append({
-                "c": rng.uniform(0.2, 0.8, 2) * (h, w), "v": rng.normal(0, 0.004, 2) * (h, w),
+                # a back-and-forth path that keeps the object in the frame however long the video
+                "c": rng.uniform(0.3, 0.7, 2) * (h, w), "amp": rng.uniform(0, 0.1, 2) * (h, w),
+                "omega": rng.uniform(0.03, 0.15, 2), "phase": rng.uniform(0, 2 * np.pi, 2),
                 "r": float(rng.uniform(0.4, 1.0) * spec.max_radius * min(h, w)),
                 "notches": np.stack([rng.uniform(0, 2 * np.pi, n_notch), rng.uniform(0.02, 0.12, n_notch),
                                      rng.uniform(0.08, 0.35, n_notch)], axis=1),
@@ -196,7 +198,7 @@ def generate_heavy(out: str | Path, spec: HeavySpec) -> Path:
             for oid, o in enumerate(objs, start=1):
                 if o["absent"][f]:
                     continue
-                cy, cx = o["c"] + f * o["v"]
+                cy, cx = o["c"] + o["amp"] * np.sin(o["omega"] * f + o["phase"])
                 r = _outline(angles, o["r"], o["notches"], f * o["spin"])
                 gt[_polygon(h, w, cy, cx, r, angles)] = oid
                 if o["drop"][f]:
@@ -204,9 +206,9 @@ def generate_heavy(out: str | Path, spec: HeavySpec) -> Path:
                 noisy = r * o["scale"] + rng.uniform(-o["jitter"], o["jitter"], r.shape)
                 pm = _polygon(h, w, cy + o["shift"][0], cx + o["shift"][1], noisy, angles)
                 if o["salt"]:
-                    y0, y1 = int(max(cy - o["r"], 0)), int(min(cy + o["r"], h))
-                    x0, x1 = int(max(cx - o["r"], 0)), int(min(cx + o["r"], w))
-                    pm[y0:y1, x0:x1] ^= rng.random((max(y1 - y0, 0), max(x1 - x0, 0))) < o["salt"]
+                    y0, y1 = (int(np.clip(v, 0, h)) for v in (cy - o["r"], cy + o["r"]))
+                    x0, x1 = (int(np.clip(v, 0, w)) for v in (cx - o["r"], cx + o["r"]))
+                    pm[y0:y1, x0:x1] ^= rng.random((y1 - y0, x1 - x0)) < o["salt"]
                 pred[pm] = oid
             write_label_png(out / "Annotations" / name / f"{f:05d}.png", gt)
             write_label_png(out / "pred" / name / f"{f:05d}.png", pred)
