@@ -259,3 +259,32 @@ def test_fast_png_reader_equals_pillow_and_falls_back(tmp_path):
         read_labels(tmp_path / "cut.png", what="prediction")
     with pytest.raises(DataError, match="is 53x37"):
         read_labels(tmp_path / "p.png", expect_size=(10, 10))
+
+
+def test_fast_png_reader_checks_idat_crc(tmp_path):
+    """The fast path skips zlib's Adler-32 pass, so it must check PNG's own CRC: a flipped bit in the
+    compressed data goes to Pillow (which reports the damage), never silently into the scores."""
+    from harness.metrics.pngread import _fast, read_labels
+
+    ids = np.random.default_rng(1).integers(0, 4, (40, 64)).astype(np.uint8)
+    write_label_png(tmp_path / "p.png", ids)
+    data = (tmp_path / "p.png").read_bytes()
+    assert np.array_equal(_fast(data), ids)
+    at = data.index(b"IDAT") + 30                             # inside the deflate stream
+    for bit in (0x01, 0x10, 0x80):
+        bad = bytearray(data)
+        bad[at] ^= bit
+        assert _fast(bytes(bad)) is None, bit
+        (tmp_path / "bad.png").write_bytes(bytes(bad))
+        with pytest.raises(DataError, match="corrupt or truncated"):
+            read_labels(tmp_path / "bad.png", what="prediction")
+    # a damaged zlib header under a valid CRC: refused by the header check, also goes to Pillow
+    import struct
+    import zlib
+
+    start = data.index(b"IDAT")
+    (length,) = struct.unpack(">I", data[start - 4: start])
+    hdr = bytearray(data)
+    hdr[start + 4] ^= 0x01                                    # CMF byte: no longer deflate (CM != 8)
+    hdr[start + 4 + length: start + 8 + length] = struct.pack(">I", zlib.crc32(bytes(hdr[start: start + 4 + length])))
+    assert _fast(bytes(hdr)) is None

@@ -70,12 +70,18 @@ def boundary_radii(gt_area: int, height: int, width: int) -> tuple[float, float]
 
 
 def _bbox(m: np.ndarray) -> tuple[slice, slice] | None:
-    """Bounding box of a bool mask as slices, or None when it is empty."""
-    rows = np.flatnonzero(m.any(axis=1))
+    """Bounding box of a mask (bool or uint8, nonzero = in) as slices, or None when it is empty.
+
+    Row sums by OpenCV, then a column max over the rows in between only: about half the cost of
+    numpy's ``any`` along both axes on a 720p frame.
+    """
+    import cv2
+
+    u8 = m.view(np.uint8) if m.dtype == bool else m
+    rows = np.flatnonzero(cv2.reduce(u8, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S))
     if rows.size == 0:
         return None
-    band = m[rows[0]: rows[-1] + 1]
-    cols = np.flatnonzero(band.any(axis=0))
+    cols = np.flatnonzero(u8[rows[0]: rows[-1] + 1].max(axis=0))
     return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
 
 
@@ -114,6 +120,9 @@ def measure_frame(pred: np.ndarray, gt: np.ndarray, obj_ids: tuple[int, ...] | l
     check_protocol(protocol)
     if pred.shape != gt.shape:
         raise ValueError(f"prediction {pred.shape} and ground truth {gt.shape} differ in shape")
+    # decoded PNGs are views that skip each row's filter byte: one copy makes every full-frame
+    # pass below run on contiguous rows (about twice as fast)
+    gt, pred = np.ascontiguousarray(gt), np.ascontiguousarray(pred)
     h, w = gt.shape
     k = len(obj_ids)
     out = {name: np.empty(k) for name in ("J", "F", "F_hat", "gt_area", "pred_area", "gt_cx", "gt_cy")}

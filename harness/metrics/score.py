@@ -331,6 +331,8 @@ def run_jobs_checked(video_jobs: list[VideoJob], jobs: int = 0) -> tuple[Any, Pr
     else:
         from concurrent.futures import FIRST_EXCEPTION, wait
 
+        import cv2  # noqa: F401  (imported once here, not once per forked worker)
+
         ex = _executor(n_workers)
         try:
             futures = {ex.submit(score_video, video_jobs[i]): i for i in order}
