@@ -66,20 +66,26 @@ def seg2bmap(seg: np.ndarray) -> np.ndarray:
     return b
 
 
-_K2 = np.ones((2, 2), dtype=np.uint8)
-
-
 def seg2bmap_fast(seg: np.ndarray) -> np.ndarray:
-    """:func:`seg2bmap` via OpenCV as ``(H, W) uint8`` 0/1: max - min over the 2x2 block
-    {p, E, S, SE} (anchor top-left).
+    """:func:`seg2bmap` as ``(H, W) uint8`` 0/1, from OpenCV's vectorised XOR / OR.
 
-    OpenCV's morphology ignores pixels outside the image, which gives exactly the last-row (E only),
-    last-column (S only) and corner (never) rules.
+    With ``a`` = differs from E and ``v`` = differs from S, differing from SE is ``v ^ a(below)``, so
+    the core is ``a | a(below) | v``; the last row is ``a`` alone, the last column ``v`` alone. Five
+    cheap passes instead of a 2x2 dilation and erosion.
     """
     import cv2
 
     u8 = np.ascontiguousarray(seg, dtype=bool).view(np.uint8)
-    return cv2.subtract(cv2.dilate(u8, _K2, anchor=(0, 0)), cv2.erode(u8, _K2, anchor=(0, 0)))
+    h, w = u8.shape
+    if h < 2 or w < 2:
+        return seg2bmap(u8.view(bool)).view(np.uint8)
+    a = cv2.bitwise_xor(u8[:, :-1], u8[:, 1:])
+    v = cv2.bitwise_xor(u8[:-1], u8[1:])
+    core = cv2.bitwise_or(cv2.bitwise_or(a[:-1], a[1:]), v[:, :-1])
+    out = cv2.copyMakeBorder(core, 0, 1, 0, 1, cv2.BORDER_CONSTANT, value=0)
+    out[-1, :-1] = a[-1]
+    out[:-1, -1] = v[:, -1]
+    return out
 
 
 @lru_cache(maxsize=64)
