@@ -232,7 +232,11 @@ def main() -> int:
             f = r["reference_full_frame"]
             lines.append(f"| full-frame reference (tests/support/reference.py) | {f['cpu_seconds']:.2f} | "
                          f"{f['seconds']:.2f} | {f['cpu_ratio']:.1f}x | {f['equal_results']} |")
-        lines += ["", f"Peak memory of the largest process so far: {m['peak_rss_mb_largest_process']:.0f} MB", ""]
+        cpus = [c for _, c in m["runs"]]
+        lines += ["", f"mosebench CPU s over its {len(cpus)} runs: {min(cpus):.2f} to {max(cpus):.2f}"
+                  + (f" (ratio to the official scorer {r['official']['cpu_seconds'] / max(cpus):.1f}x to "
+                     f"{r['official']['cpu_seconds'] / min(cpus):.1f}x)" if "official" in r else "") + ". "
+                  f"Peak memory of the largest process so far: {m['peak_rss_mb_largest_process']:.0f} MB", ""]
     (out / "scoring.md").write_text("\n".join(lines))
     print("\n".join(lines))
     ok = all(r.get(k, {}).get("equal_results", True) for r in results.values()
