@@ -127,7 +127,7 @@ def test_rerun_of_a_logged_run_imports_no_mlflow_and_says_so(tmp_path: Path, syn
 def test_status_line_says_why_nothing_was_logged(tmp_path: Path, synth_data: Path) -> None:
     """B19: MLflow enabled, nothing scored -> not 'disabled'."""
     from harness.config import load_experiment
-    from harness.runner.aggregate import aggregate_run
+    from harness.runner.cell_summary import aggregate_run
     from harness.runner.driver import prepare
 
     cfg = load_experiment("smoke", smoke(tmp_path, synth_data, "mlflow.enabled=true")[1:])

@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness.errors import MosebenchError
-    from harness.runner.aggregate import aggregate_run
+    from harness.runner.cell_summary import aggregate_run
     from harness.runner.mlflow_log import log_run, tracking_uri
     from harness.runner.rundir import RunDir, load_run_config
 

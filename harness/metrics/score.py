@@ -29,7 +29,7 @@ from harness.errors import DataError
 from harness.metrics.aggregate import ScoreSummary, VideoInfo, summarize
 from harness.metrics.frame import check_protocol, measure_frame
 
-__all__ = ["PredictionChecks", "ScoreSummary", "VideoJob", "plan", "score", "score_video", "write_outputs"]
+__all__ = ["PredictionChecks", "ScoreSummary", "VideoJob", "plan", "score", "score_video"]
 
 
 @dataclass(frozen=True)
@@ -427,7 +427,7 @@ def score(meta: str | os.PathLike | None, gt: str | os.PathLike, pred: str | os.
         the :class:`ScoreSummary`; files are written under ``out`` (see module docstring).
     """
     from harness.errors import ConfigError
-    from harness.metrics.report_files import write_outputs as _write
+    from harness.metrics.report_files import write_score_files
 
     # every input problem surfaces before anything is scored or written (no partial output folder)
     if ci_samples < 1:
@@ -449,13 +449,5 @@ def score(meta: str | os.PathLike | None, gt: str | os.PathLike, pred: str | os.
     objects, summary = summarize(table, infos, protocol, missing_videos=missing_videos,
                                  ci_samples=ci_samples, seed=seed)
     summary = replace(summary, pred_warnings=checks.as_dict())
-    _write(Path(out), table, objects, summary, infos, attributes)
+    write_score_files(Path(out), table, objects, summary, infos, attributes)
     return summary
-
-
-def write_outputs(out: str | os.PathLike, table: Any, objects: Any, summary: ScoreSummary,
-                  infos: dict[str, VideoInfo], attributes: str | os.PathLike | None = None) -> None:
-    """Write the score files (see module docstring) atomically."""
-    from harness.metrics.report_files import write_outputs as _write
-
-    _write(Path(out), table, objects, summary, infos, attributes)

@@ -196,7 +196,7 @@ def disk_full_is_an_error(root: Path) -> Iterator[None]:
 
 def _execute(run: RunDir, cfg: ExperimentConfig, *, force_before: float | None, quiet: bool, score: bool,
              on_scored: Callable[[RunOutcome], None] | None) -> RunOutcome:
-    from harness.runner.aggregate import aggregate_run
+    from harness.runner.cell_summary import aggregate_run
     from harness.runner.executors import clear_dependency, make_executor, submit_shards, with_dependency
     from harness.runner.shard import AggregateStep, ShardRunner
     from harness.runner.submissions import record_intent, record_jobs, report_interrupt, wait_for_live_jobs

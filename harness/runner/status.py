@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from harness.runner.aggregate import cell_progress
+from harness.runner.cell_summary import cell_progress
 from harness.runner.rundir import RunDir, read_json
 
 
