@@ -393,7 +393,7 @@ def check_method(method: Any, name: str, workdir: str | Path, only: Collection[s
             continue
         skip = suite.skip_reason(check)
         if not skip and check in _NEED_FRAMES and not suite.frames_ok():
-            skip = "not checked: video A gave no result per frame (see frames)"
+            skip = f"not checked: video {suite.a.name} gave no result per frame (see frames)"
         if skip:
             out.append(CheckResult(check, "skip", skip))
             continue

@@ -125,3 +125,13 @@ def test_check_method_cli_report_and_exit_codes(capsys, fresh_registries):
     assert main(capsys, "check-method", "static", "-o", "nope=1")[0] == 2
     assert main(capsys, "check-method", "static", "-o", "nope")[0] == 2
     assert main(capsys, "check-method", "static", "--check", "speed")[0] == 2
+
+
+def test_checks_skipped_after_a_missing_frame_name_the_video(capsys, fresh_registries):
+    """The skip lines point at the failing video by its name (the FAIL line names it), not as 'video A'."""
+    rc, out = main(capsys, "check-method", "missing-frame", "--plugin", BROKEN, "--json")
+    doc = json.loads(out)
+    failed = next(c["detail"] for c in doc["checks"] if c["name"] == "frames")
+    video = failed.split(":", 1)[0].removeprefix("video ")
+    skips = [c["detail"] for c in doc["checks"] if c["status"] == "skip" and "no result per frame" in c["detail"]]
+    assert rc == 1 and skips and all(f"video {video} gave no result" in s for s in skips), (failed, skips)

@@ -29,6 +29,7 @@ from harness.runner.rundir import (
     RunDir,
     cell_identity,
     clean_driver_temp,
+    clean_job_temp,
     load_run_config,
     read_json,
     renew_provenance,
@@ -210,6 +211,8 @@ def _execute(run: RunDir, cfg: ExperimentConfig, *, force_before: float | None, 
     folder = Path(cfg.cluster.folder) if cfg.cluster.folder else run.job_logs
     where = {"executor": cfg.cluster.executor, "cluster": cfg.cluster.name, "folder": folder}
     wait_for_live_jobs(run, cfg.cluster.executor, folder, cfg.cluster.poll_s, quiet=quiet)
+    if folder == run.job_logs:  # no job of this run is alive now: a temp file there is debris (B27)
+        clean_job_temp(folder)
     executor = make_executor(cfg.cluster, folder, name=f"mosebench-{cfg.name}")
     failures: list[dict] = []
     submitted: list[str] = []

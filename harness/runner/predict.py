@@ -151,6 +151,7 @@ def run_shard(run_dir: str | os.PathLike, shard: Shard, *, method_overrides: Map
     on; :class:`ShardFailed` is raised at the end if any failed."""
     from harness import registry
     from harness.config import adapter_name
+    from harness.contract import checked_method
     from harness.runner.identity import IdentityChanged, git_state, video_fingerprint
     from harness.runner.plan import make_setting, method_code, open_dataset, retry_overrides_for
     from harness.runner.rundir import cell_identity, load_run_config, run_cells
@@ -184,7 +185,8 @@ def run_shard(run_dir: str | os.PathLike, shard: Shard, *, method_overrides: Map
         planned = cell_identity(run, item.cell)
         code = method_code(cfg, method_name, git)
         changed = planned.code.changes(code) if planned is not None else []
-        method = registry.create(name, mcfg, cfg.device) if not changed else None
+        # checked under its registered name: errors say `check-method NAME` with the name a user passes
+        method = checked_method(registry.create(name, mcfg, cfg.device), name) if not changed else None
         setting = make_setting(cfg, setting_name)
         dataset = open_dataset(cfg.dataset[dataset_name])
         for v in todo:
