@@ -48,7 +48,7 @@ def check_values(cfg: ExperimentConfig) -> None:
         scheme = uri.split("://", 1)[0].split("+", 1)[0].lower()
         if scheme not in _MLFLOW_SCHEMES:
             raise ConfigError(f"mlflow.tracking_uri '{uri}': unknown scheme '{scheme}'; use one of "
-                              f"{', '.join(_MLFLOW_SCHEMES)} (e.g. sqlite:///results/mlflow.db or http://host:5000)")
+                              f"{', '.join(_MLFLOW_SCHEMES)} (e.g. sqlite:///results/mlflow.db or http://host:5000), or mlflow.enabled=false to run without MLflow")
 
 
 _MLFLOW_SCHEMES = ("sqlite", "file", "http", "https", "databricks", "databricks-uc", "uc", "postgresql", "mysql",

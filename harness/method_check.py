@@ -7,7 +7,7 @@ docs/adding_a_method.md, "Check your method"). Video A has an object that first 
 later frame; video B gets one object, prompted after it appears. Per-result problems come from
 :func:`harness.contract.result_problems`, the check the runner applies at run time.
 
-Sessions are planned as the settings plan them (:func:`harness.settings._drive.plan_sessions`).
+Sessions are planned as the settings plan them (:func:`harness.settings.multisession.plan_sessions`).
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ class _Suite:
         return self._runs[key]
 
     def _run(self, frames: Any, prompts: list, max_objects: int = 20) -> _Run:
-        from harness.settings._drive import plan_sessions
+        from harness.settings.multisession import plan_sessions
 
         out = _Run()
         n = len(frames)
@@ -393,7 +393,7 @@ def check_method(method: Any, name: str, workdir: str | Path, only: Collection[s
             continue
         skip = suite.skip_reason(check)
         if not skip and check in _NEED_FRAMES and not suite.frames_ok():
-            skip = "not checked: video A gave no result per frame (see frames)"
+            skip = f"not checked: video {suite.a.name} gave no result per frame (see frames)"
         if skip:
             out.append(CheckResult(check, "skip", skip))
             continue

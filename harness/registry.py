@@ -51,6 +51,9 @@ BUILTINS: dict[str, str] = {
     "rcms": "adapters.sam2_rcms:RCMS",
     "rcms-b+": "adapters.sam2_rcms:RCMSBasePlus",
     "rcms-l": "adapters.sam2_rcms:RCMSLarge",
+    "cutie": "adapters.cutie_vos:Cutie",
+    "cutie-b": "adapters.cutie_vos:CutieBase",
+    "cutie-s": "adapters.cutie_vos:CutieSmall",
 }
 
 

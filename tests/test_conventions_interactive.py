@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from harness.errors import ConfigError, DataError
-from harness.metrics.interactive import InteractiveVideo, SummaryOptions, summarize
+from harness.metrics.interactive import InteractiveVideo, SummaryOptions, summarize_interactive
 from harness.settings.interactive import InteractiveConfig, InteractiveSetting
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "conventions" / "interactive_davisinteractive.json")
@@ -47,7 +47,7 @@ def _options() -> SummaryOptions:
 
 def test_summary_equals_davisinteractive():
     videos = [InteractiveVideo.from_json(r["details"], k) for k, r in sorted(_records().items())]
-    s = summarize(videos, _options())
+    s = summarize_interactive(videos, _options())
     assert s.AUC == pytest.approx(100 * GOLDEN["AUC"], abs=1e-9)
     assert s.JF_at_60s == pytest.approx(100 * GOLDEN["JF_at_threshold"], abs=1e-9)
     assert s.curve_time_s == pytest.approx(GOLDEN["curve_time"])
@@ -67,7 +67,7 @@ def test_runner_scoring_uses_the_settings_options(tmp_path):
     assert res["metrics"]["JF_at_60s"] == pytest.approx(100 * GOLDEN["JF_at_threshold"], abs=1e-9)
     assert res["n_objects"] == sum(len(v["objects"]) for v in GOLDEN["videos"])
     assert json.loads((tmp_path / "interactive.json").read_text())["AUC"] == pytest.approx(res["metrics"]["AUC"])
-    default = summarize([InteractiveVideo.from_json(r["details"], k) for k, r in sorted(_records().items())],
+    default = summarize_interactive([InteractiveVideo.from_json(r["details"], k) for k, r in sorted(_records().items())],
                         SummaryOptions())
     assert abs(default.AUC - res["metrics"]["AUC"]) > 1.0
 

@@ -49,7 +49,7 @@ def test_ingest_zip_gives_a_scored_cell_and_a_report_row(predicted, tmp_path, ca
     row = next(line for line in out.splitlines() if line.startswith("| static |"))
     assert f"| server | {float(official['J&F_new']):.1f} |" in row
 
-    from harness.runner.aggregate import aggregate_run
+    from harness.runner.cell_summary import aggregate_run
 
     aggregate_run(predicted, log_mlflow=False)  # resume/log: the ingested cell is not rescored
     assert json.loads((predicted / CELL / "summary.json").read_text()) == s

@@ -23,11 +23,13 @@ from _runner_common import main  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BROKEN = str(Path(__file__).resolve().parent / "_broken_plugins.py")
-TEST_OPTIONS = {"random_init": True, "image_size": 64}  # sam2*: no checkpoint in CI
+# sam2* at a 64-pixel input; cutie* with top_k null (a 48x64 frame has fewer memory keys than the
+# default top 30); no checkpoint in CI
+TEST_OPTIONS = {"random_init": True, "image_size": 64, "top_k": None}
 # Same adapter class as sam2-t, only the (random) backbone differs: these are built with their own
 # backbone and checked without propagating (a 6-object propagation costs sam2-l ~30 s of CPU);
-# sam2-t runs every check.
-BACKBONE_ALIASES = {"sam2", "sam2-s", "sam2-b+", "sam2-l", "rcms", "rcms-l"}  # rcms-b+ runs every check
+# sam2-t, rcms-b+ run every check (cutie: cutie-b and cutie-s do).
+BACKBONE_ALIASES = {"sam2", "sam2-s", "sam2-b+", "sam2-l", "rcms", "rcms-l", "cutie"}
 ALIAS_CHECKS = ("prompts refused",)
 WEIGHT_FREE = {"static", "flow", "proposals", "csrt", "mil"}
 
@@ -84,8 +86,7 @@ def test_every_weight_free_builtin_is_covered_without_torch():
     """The weight-free baselines are never hidden behind a torch import (only SAM2 needs it)."""
     assert WEIGHT_FREE <= set(_installed())
     assert not any(registry.get(n).requires.get("torch") for n in WEIGHT_FREE)
-    if all(not registry.missing_requirements(n) for n in ("sam2-t",)):
-        assert BACKBONE_ALIASES | {"sam2-t"} <= set(_installed())
+    assert {"sam2", "sam2-t", "sam2-s", "sam2-b+", "sam2-l", "cutie", "cutie-b", "cutie-s"} <= set(_installed())
 
 
 @pytest.mark.parametrize("name,check,needle", [
@@ -124,3 +125,13 @@ def test_check_method_cli_report_and_exit_codes(capsys, fresh_registries):
     assert main(capsys, "check-method", "static", "-o", "nope=1")[0] == 2
     assert main(capsys, "check-method", "static", "-o", "nope")[0] == 2
     assert main(capsys, "check-method", "static", "--check", "speed")[0] == 2
+
+
+def test_checks_skipped_after_a_missing_frame_name_the_video(capsys, fresh_registries):
+    """The skip lines point at the failing video by its name (the FAIL line names it), not as 'video A'."""
+    rc, out = main(capsys, "check-method", "missing-frame", "--plugin", BROKEN, "--json")
+    doc = json.loads(out)
+    failed = next(c["detail"] for c in doc["checks"] if c["name"] == "frames")
+    video = failed.split(":", 1)[0].removeprefix("video ")
+    skips = [c["detail"] for c in doc["checks"] if c["status"] == "skip" and "no result per frame" in c["detail"]]
+    assert rc == 1 and skips and all(f"video {video} gave no result" in s for s in skips), (failed, skips)

@@ -82,3 +82,16 @@ def test_checked_session_catches_what_a_setting_would_pass_on() -> None:
                 yield from (FrameResult(t) for t in range(3))
 
         list(CheckedSession(_Short(), "short", video).propagate())
+
+
+def test_runtime_error_names_the_registered_name_of_an_unnamed_plugin(tmp_path: Path, synth_data: Path, capsys,
+                                                                      fresh_registries) -> None:
+    """A plugin class without ``name`` is named in errors by its registered name (what ``method=`` and
+    ``check-method`` take), not by its class name (found by the verify pass: "check-method Tracker")."""
+    plugin = str(Path(__file__).resolve().parent / "_unnamed_plugin.py")
+    rc, out = main(capsys, "run", *smoke(tmp_path, synth_data, "method=my-tracker", f"plugins=[{plugin}]"))
+    assert rc == 1
+    run_dir = Path(next(line for line in out.splitlines() if line.startswith("run directory:")).split(": ", 1)[1])
+    errors = [json.loads(p.read_text())["error"] for p in
+              sorted(RunDir(run_dir).cell("my-tracker--mask--synth-tiny").records.glob("*.json"))]
+    assert errors and all("method 'my-tracker'" in e and "check-method my-tracker" in e for e in errors), errors

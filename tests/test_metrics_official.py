@@ -1,9 +1,10 @@
 """mosebench score equals the official scorers on generated sets (goldens from the real tools).
 
 ``tests/golden/metrics/official.json`` holds what MOSE-api ``score.py`` and davis2017-evaluation
-produced on sets from :func:`harness.metrics.testdata.generate_case` (commits and generator
+produced on sets from ``tests/support/testdata.py`` (commits and generator
 parameters inside; regenerate with ``tests/golden/metrics/make_golden.py``). Here the same sets are
-regenerated from their seeds and scored by mosebench.
+regenerated from their seeds and scored by mosebench. ``official_heavy.json`` does the same for
+boundary-heavy sets (:func:`generate_heavy`) and adds the official unrounded per-frame values.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import json
 from pathlib import Path
 
 import pytest
+from support.testdata import CaseSpec, HeavySpec, add_void_band, generate_case, generate_heavy, sparsify
 
 from harness.metrics.score import score
-from harness.metrics.testdata import CaseSpec, add_void_band, generate_case, sparsify
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "metrics" / "official.json").read_text())
 
@@ -63,3 +64,33 @@ def test_davis_protocol_equals_davis2017_evaluation(tmp_path, name):
                          ("F-Decay", summary.F_decay)]:
         assert value / 100 == pytest.approx(g[field], abs=1e-12), field
     assert summary.JF_hat is None and summary.JF_hat_d is None
+
+
+HEAVY = json.loads((Path(__file__).parent / "golden" / "metrics" / "official_heavy.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(HEAVY["mose"]))
+def test_boundary_heavy_equals_official_per_frame(tmp_path, name):
+    """Large notched objects with jagged predictions at up to 720p: where boundary matching dominates.
+
+    Besides the rounded ``metrics.json``, every unrounded per-frame J, F and F̂ must equal what the
+    official ``metricsv2`` functions computed (``f_list`` is the adaptive F̂, ``f_list_`` the fixed F).
+    """
+    import pandas as pd
+
+    assert len(HEAVY["mose_api_commit"]) == 40
+    case = HEAVY["mose"][name]
+    root = generate_heavy(tmp_path / name, HeavySpec.from_json(case["spec"]))
+    score(root / "meta.json", root / "Annotations", root / "pred", tmp_path / "out", jobs=2)
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text()) == case["metrics"]
+    assert (tmp_path / "out" / "scores.txt").read_text() == case["scores_txt"]
+    table = pd.read_parquet(tmp_path / "out" / "per_frame.parquet")
+    n = 0
+    for (vid, obj), g in table.groupby(["video", "object"]):
+        want = case["per_frame"][f"{vid}_{obj}"]
+        g = g.sort_values("t")
+        assert g["J"].tolist() == want["J"], (vid, obj)
+        assert g["F_hat"].tolist() == want["f_list"], (vid, obj)
+        assert g["F"].tolist() == want["f_list_"], (vid, obj)
+        n += len(g)
+    assert n == sum(len(v["J"]) for v in case["per_frame"].values()) > 0

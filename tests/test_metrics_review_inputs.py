@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from support.testdata import CaseSpec, generate_case
 
 from harness.cli import main as cli_main
 from harness.data.masks import read_label_png, write_label_png
@@ -18,7 +19,6 @@ from harness.metrics.aggregate import VideoInfo, object_table
 from harness.metrics.attributes import derive_attributes, long_video_table
 from harness.metrics.report_files import PARQUET_META_KEY, load_per_frame
 from harness.metrics.score import score
-from harness.metrics.testdata import CaseSpec, generate_case
 
 
 @pytest.fixture

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from support.testdata import CaseSpec, generate_case
 
 from harness.cli import main as cli_main
 from harness.data.masks import write_label_png
@@ -15,7 +18,6 @@ from harness.errors import DataError
 from harness.metrics.aggregate import object_table
 from harness.metrics.report_files import load_per_frame
 from harness.metrics.score import score
-from harness.metrics.testdata import CaseSpec, generate_case
 
 SPEC = CaseSpec(sizes=((40, 56), (33, 47), (40, 56)), frames=(9, 6, 3), seed=4)
 
@@ -259,3 +261,58 @@ def test_fast_png_reader_equals_pillow_and_falls_back(tmp_path):
         read_labels(tmp_path / "cut.png", what="prediction")
     with pytest.raises(DataError, match="is 53x37"):
         read_labels(tmp_path / "p.png", expect_size=(10, 10))
+
+
+def test_fast_png_reader_checks_idat_crc(tmp_path):
+    """The fast path skips zlib's Adler-32 pass, so it must check PNG's own CRC: a flipped bit in the
+    compressed data goes to Pillow (which reports the damage), never silently into the scores."""
+    from harness.metrics.pngread import _fast, read_labels
+
+    ids = np.random.default_rng(1).integers(0, 4, (40, 64)).astype(np.uint8)
+    write_label_png(tmp_path / "p.png", ids)
+    data = (tmp_path / "p.png").read_bytes()
+    assert np.array_equal(_fast(data), ids)
+    at = data.index(b"IDAT") + 30                             # inside the deflate stream
+    for bit in (0x01, 0x10, 0x80):
+        bad = bytearray(data)
+        bad[at] ^= bit
+        assert _fast(bytes(bad)) is None, bit
+        (tmp_path / "bad.png").write_bytes(bytes(bad))
+        with pytest.raises(DataError, match="corrupt or truncated"):
+            read_labels(tmp_path / "bad.png", what="prediction")
+    # a damaged zlib header under a valid CRC: refused by the header check, also goes to Pillow
+    import struct
+    import zlib
+
+    start = data.index(b"IDAT")
+    (length,) = struct.unpack(">I", data[start - 4: start])
+    hdr = bytearray(data)
+    hdr[start + 4] ^= 0x01                                    # CMF byte: no longer deflate (CM != 8)
+    hdr[start + 4 + length: start + 8 + length] = struct.pack(">I", zlib.crc32(bytes(hdr[start: start + 4 + length])))
+    assert _fast(bytes(hdr)) is None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc allocator settings")
+def test_worker_init_keeps_frame_buffers_without_page_faults():
+    """Scoring workers re-allocate frame-sized arrays every frame; with glibc's defaults each one comes
+    back as fresh pages (page faults: a fifth of the CPU time on 720p sets). After the worker
+    initializer the same pattern of allocations costs no new page faults."""
+    code = """
+import resource, sys
+import numpy as np
+from harness.metrics.score import _worker_init
+if sys.argv[1] == "1":
+    _worker_init()
+def frame():
+    live = [np.ones(n << 18, np.uint8) for n in (4, 12, 8, 3, 7)]  # 0.75-3 MB arrays, live together
+    del live
+frame()
+f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(10):
+    frame()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
+"""
+    faults = [int(subprocess.run([sys.executable, "-c", code, flag], capture_output=True, text=True, check=True,
+                                 cwd=Path(__file__).resolve().parents[1]).stdout) for flag in ("0", "1")]
+    assert faults[0] > 5000, faults     # the default allocator: thousands of page faults (else test is moot)
+    assert faults[1] < 100, faults

@@ -6,11 +6,11 @@ import math
 
 import numpy as np
 import pytest
+from support.reference import _f as full_frame_f
 
 from harness.metrics.boundary import disk, disk_rects, f_measures, seg2bmap, seg2bmap_fast
 from harness.metrics.clips import clip_mean, find_clips
 from harness.metrics.frame import boundary_radii, measure_frame, score_frame
-from harness.metrics.reference import _f as full_frame_f
 from harness.metrics.region import diagonal, jaccard_davis, jaccard_mose
 
 
@@ -105,7 +105,7 @@ def test_boundary_coverage_equals_cv2_dilation():
 
 
 def test_cropped_frame_equals_full_frame():
-    from harness.metrics.reference import _bmap  # noqa: F401  (reference path used below)
+    from support.reference import _bmap  # noqa: F401  (reference path used below)
 
     rng = np.random.default_rng(5)
     for _ in range(60):

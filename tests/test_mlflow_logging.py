@@ -108,7 +108,8 @@ def test_unreachable_server_then_log_through_real_server(tmp_path: Path, synth_d
         assert metrics[key] == pytest.approx(summary["metrics"][key]), key
     assert params["method"] == "static" and params["setting"] == "mask" and params["cluster.name"] == "inline"
     assert params["dataset_cfg.root"] == str(synth_data)
-    assert tags["mlflow.runName"] == "static--mask--synth-tiny" and tags["cluster"] == "inline"
+    assert tags["mlflow.runName"] == f"static--mask--synth-tiny {run_dir.name}" and tags["cluster"] == "inline"
+    assert tags["dataset.root"] == str(synth_data.resolve()) and tags["dataset.name"] == "synth-tiny"
     assert re.fullmatch(r"[0-9a-f]{40}|unknown", tags["git_commit"])
     arts = _get(f"{server}/api/2.0/mlflow/artifacts/list?run_id={run['info']['run_id']}")["files"]
     assert {"config.yaml", "scores", "cell"} <= {a["path"] for a in arts}

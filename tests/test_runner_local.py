@@ -14,7 +14,7 @@ from _runner_common import PLUGIN, REPO, cli, smoke
 
 from harness.config import load_experiment
 from harness.data import open_dataset
-from harness.runner.aggregate import SPEED_METRICS
+from harness.runner.cell_summary import SPEED_METRICS
 from harness.runner.driver import run_experiment
 from harness.runner.rundir import RunDir
 

@@ -141,6 +141,19 @@ def test_run_killed_between_config_and_plan_is_planned_by_resume(tmp_path: Path,
     assert cli("status", str(run_dir)).stdout.strip().endswith("complete")
 
 
+def test_resume_removes_submitit_temp_files_of_dead_jobs(tmp_path: Path, synth_data: Path) -> None:
+    """Regression B27 (second part): a job that died writing its result pickle (ENOSPC) left
+    ``jobs/*_result.pkl.save_tmp`` for good; once no job of the run is alive they are debris."""
+    run_dir = run_dir_from(cli("run", *smoke(tmp_path, synth_data, "cluster=local")).stdout)
+    jobs = run_dir / "jobs"
+    debris = jobs / "4242_0_result.pkl.save_tmp"
+    debris.write_bytes(b"half a pickle")
+    keep = sorted(p.name for p in jobs.iterdir() if p != debris)
+    cli("resume", str(run_dir))
+    assert not debris.exists()
+    assert sorted(p.name for p in jobs.iterdir()) == keep  # logs and submitit's own files stay
+
+
 def test_deleting_a_corrupt_plan_as_advised_replans_the_run(tmp_path: Path, synth_data: Path) -> None:
     """Regression B2: the corrupt-plan message says "delete it"; doing so led to an rc-0 no-op."""
     run_dir = run_dir_from(cli("predict", *smoke(tmp_path, synth_data, "dataset.max_videos=1")).stdout)

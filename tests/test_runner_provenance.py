@@ -109,7 +109,7 @@ def test_data_changed_after_planning_fails_the_video_in_the_shard(tmp_path: Path
 
 
 def test_records_of_other_code_are_never_scored_together(tmp_path: Path, synth_data: Path) -> None:
-    from harness.runner.aggregate import aggregate_run
+    from harness.runner.cell_summary import aggregate_run
 
     out = run_experiment(load_experiment("smoke", smoke(tmp_path, synth_data)[1:]), quiet=True)
     cell = RunDir(out.run_dir).cell("static--mask--synth-tiny")

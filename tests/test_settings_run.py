@@ -12,7 +12,7 @@ from harness import registry, settings
 from harness.api import Capabilities, FrameResult, Method, OutputKind, PromptKind, Session
 from harness.errors import ConfigError
 from harness.metrics.frame import score_frame
-from harness.settings import _drive
+from harness.settings import multisession
 from harness.settings.base import Setting
 from harness.settings.semi import box_of_mask
 
@@ -63,11 +63,11 @@ def test_capabilities_decide_which_settings_run(method, allowed):
 def test_session_planning():
     objs = {1: 0, 2: 0, 3: 4, 4: 9}
     full = Capabilities(prompts=frozenset({PromptKind.MASK}))
-    assert _drive.plan_sessions(full, objs) == [(1, 2, 3, 4)]
+    assert multisession.plan_sessions(full, objs) == [(1, 2, 3, 4)]
     no_mid = Capabilities(prompts=frozenset({PromptKind.MASK}), add_objects_mid_video=False)
-    assert _drive.plan_sessions(no_mid, objs) == [(1, 2), (3,), (4,)]
+    assert multisession.plan_sessions(no_mid, objs) == [(1, 2), (3,), (4,)]
     single = Capabilities(prompts=frozenset({PromptKind.MASK}), multi_object=False)
-    assert _drive.plan_sessions(single, objs) == [(1,), (2,), (3,), (4,)]
+    assert multisession.plan_sessions(single, objs) == [(1,), (2,), (3,), (4,)]
 
 
 def test_mask_setting_prompts_each_object_on_its_first_annotated_frame(video):
@@ -162,7 +162,7 @@ def test_vot_setting_records_boxes_for_trackers_and_vos_methods(video):
 
 
 def test_interactive_rounds_scores_and_final_predictions(video):
-    from harness.metrics.interactive import summarize
+    from harness.metrics.interactive import summarize_interactive
     from harness.settings.interactive import InteractiveConfig, InteractiveSetting
 
     cfg = InteractiveConfig(max_interactions=3)  # the flow baseline's GrabCut is slow; 3 rounds do
@@ -196,7 +196,7 @@ def test_interactive_rounds_scores_and_final_predictions(video):
     last = rounds[-1].objects
     for o in objs:
         assert sums[o] / len(video.annotated) == pytest.approx(last[o].J)
-    s = summarize([ex], cfg.summary_options)
+    s = summarize_interactive([ex], cfg.summary_options)
     assert 0 < s.JF <= 100 and 0 < s.AUC <= s.JF + 1e-9
     # The first interaction depends on ground truth only: a re-run gives the same scribbles (later
     # ones follow the method's predictions, and GrabCut inside the flow baseline is randomised).
@@ -206,7 +206,7 @@ def test_interactive_rounds_scores_and_final_predictions(video):
 
 
 def test_interactive_time_budget_discards_late_interactions(video):
-    from harness.metrics.interactive import summarize
+    from harness.metrics.interactive import summarize_interactive
     from harness.settings.interactive import InteractiveConfig, InteractiveSetting
 
     setting = InteractiveSetting(cfg=InteractiveConfig(seconds_per_object_interaction=1e-9))
@@ -214,7 +214,7 @@ def test_interactive_time_budget_discards_late_interactions(video):
     rounds = outcome.details.rounds
     assert len(rounds) == 1 and not rounds[0].counted and outcome.details.stop_reason == "time_budget"
     assert all(not m.any() for fr in out for m in fr.masks.values())
-    assert summarize([outcome.details], setting.cfg.summary_options).JF == 0.0
+    assert summarize_interactive([outcome.details], setting.cfg.summary_options).JF == 0.0
 
 
 class _SlowPromptSession(Session):
@@ -245,7 +245,7 @@ class _SlowPromptMethod(Method):
 
 def test_prompt_time_is_model_time_of_the_prompt_frame(video):
     out, _ = run(settings.get("mask")(), _SlowPromptMethod(), video)
-    starts = _drive.start_frames(video)
+    starts = multisession.start_frames(video)
     per_frame = {f: sum(1 for s in starts.values() if s == f) for f in set(starts.values())}
     for fr in out:
         expected = 0.05 * per_frame.get(fr.frame, 0)

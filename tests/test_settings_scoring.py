@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from harness.metrics.frame import score_frame
-from harness.metrics.interactive import InteractiveVideo, SummaryOptions, curve_metrics, summarize
+from harness.metrics.interactive import InteractiveVideo, SummaryOptions, curve_metrics, summarize_interactive
 from harness.metrics.unsupervised import hungarian, match_scores, relabel, score_unsupervised
 
 # --- interactive ------------------------------------------------------------------------------------
@@ -45,7 +45,7 @@ def test_summarize_follows_davis_reconstruction_and_time_averaging():
     a = vid([1], [rnd(1, 0, 10.0, {1: (0.4, 0.6)}), rnd(2, 3, 10.0, {1: (0.8, 0.8)})])
     b = vid([1, 2], [rnd(1, 0, 30.0, {1: (0.2, 0.2), 2: (0.6, 0.4)}),
                      rnd(2, 5, 500.0, {1: (1.0, 1.0), 2: (1.0, 1.0)}, counted=False)])
-    s = summarize([a, b], SummaryOptions(max_interactions=2, seconds_per_object_interaction=30.0))
+    s = summarize_interactive([a, b], SummaryOptions(max_interactions=2, seconds_per_object_interaction=30.0))
     # Entries: A1, B1, B2. Interaction 1: (.5 + .2 + .5)/3 = .4; interaction 2: (.8 + .2 + .5)/3 = .5
     # (B keeps its interaction-1 scores, at 0 s). Times: mean(10, 30) = 20, then mean(10, 0) = 5.
     # Global time-out: 1.5 objects x 2 x 30 s = 90 s.
@@ -60,7 +60,7 @@ def test_summarize_follows_davis_reconstruction_and_time_averaging():
 def test_a_video_without_any_counted_interaction_scores_zero():
     a = vid([1], [rnd(1, 0, 999.0, {1: (0.9, 0.9)}, counted=False)])
     b = vid([1], [rnd(1, 0, 10.0, {1: (1.0, 1.0)})])
-    s = summarize([a, b], SummaryOptions(max_interactions=1))
+    s = summarize_interactive([a, b], SummaryOptions(max_interactions=1))
     assert s.JF == pytest.approx(50.0)
     assert s.curve_time_s[1] == pytest.approx(5.0)  # mean of 0 (missing) and 10
 

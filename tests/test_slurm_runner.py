@@ -30,7 +30,7 @@ from _runner_common import PLUGIN, REPO, cli
 from _slurm import sacct
 
 from harness.config import load_experiment
-from harness.runner.aggregate import SPEED_METRICS
+from harness.runner.cell_summary import SPEED_METRICS
 from harness.runner.driver import run_experiment
 from harness.runner.rundir import RunDir
 
@@ -167,8 +167,8 @@ def test_cancelled_shard_is_reported_and_resume_redoes_only_it(background: dict,
     background["launched"].append(s)
     run_dir = s.run_dir()
     deadline = time.time() + 30
-    while time.time() < deadline and not (run_dir / "jobs.json").is_file():
-        time.sleep(0.2)
+    while time.time() < deadline and not ((run_dir / "jobs.json").is_file() and _job_ids(run_dir)):
+        time.sleep(0.2)  # jobs.json is written before submitting (the intent), then with the job ids
     jobs = _job_ids(run_dir)
     assert len(jobs) == len(videos), jobs  # one array task per video
     _wait_running(jobs)

@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness.errors import MosebenchError
-    from harness.runner.aggregate import aggregate_run
+    from harness.runner.cell_summary import aggregate_run
     from harness.runner.mlflow_log import log_run, tracking_uri
     from harness.runner.rundir import RunDir, load_run_config
 
@@ -26,9 +26,15 @@ def run(args: argparse.Namespace) -> int:
     uri = args.tracking_uri or tracking_uri(cfg)
     try:
         ids = log_run(run_dir, cfg, uri=uri)
+    except MosebenchError:
+        raise
     except Exception as exc:
-        raise MosebenchError(f"cannot log to MLflow at {uri}: {exc!r:.300}; check the server is up "
-                             "(mosebench ui) or pass --tracking-uri") from exc
+        if uri.startswith("sqlite:"):  # no server involved: the file itself is the problem
+            hint = (f"the sqlite store {uri[len('sqlite:///'):]} may be damaged (e.g. a full disk while MLflow "
+                    "created its tables): move it aside to have a new one created, or pass --tracking-uri")
+        else:
+            hint = "check the server is up (mosebench ui) or pass --tracking-uri"
+        raise MosebenchError(f"cannot log to MLflow at {uri}: {exc!r:.300}; {hint}") from exc
     (run_dir.root / "mlflow_pending.json").unlink(missing_ok=True)
     print(f"logged {len(ids)} new MLflow run(s) to {uri} ({len(result['summaries'])} scored cell(s); "
           f"incomplete: {', '.join(result['incomplete']) or 'none'})")

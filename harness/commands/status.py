@@ -23,10 +23,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"run {st['run_dir']}  (experiment {st['experiment']}, cluster {st['cluster']})")
     width = max([len(c["cell"]) for c in st["cells"]] + [4])
-    print(f"{'cell'.ljust(width)}  {'done':>9}  {'failed':>6}  {'missing':>7}  scored  mlflow")
+    print(f"{'cell'.ljust(width)}  {'done':>9}  {'failed':>6}  {'running':>7}  {'missing':>7}  scored  mlflow")
     for c in st["cells"]:
-        print(f"{c['cell'].ljust(width)}  {len(c['done']):>4}/{c['videos']:<4}  {len(c['failed']):>6}  "
-              f"{len(c['missing']):>7}  {'yes' if c['scored'] else 'no':>6}  {'yes' if c['logged'] else 'no':>6}")
+        running = len(c.get("running", []))
+        print(f"{c['cell'].ljust(width)}  {len(c['done']):>4}/{c['videos']:<4}  {len(c['failed']):>6}  {running:>7}  "
+              f"{len(c['missing']) - running:>7}  {'yes' if c['scored'] else 'no':>6}  "
+              f"{'yes' if c['logged'] else 'no':>6}")
         for f in c["failures"]:
             print(f"    {c['cell']}/{f['video']} failed (job {f.get('job')}): {f.get('error')}")
         if c.get("score_error"):
@@ -39,11 +41,28 @@ def run(args: argparse.Namespace) -> int:
               + "\n".join("  " + line for line in f["error"].strip().splitlines()[-12:]))
     if st["mlflow_pending"]:
         print(f"MLflow logging pending ({st['mlflow_pending']}); run: mosebench log {st['run_dir']}")
-    todo = sum(len(c["failed"]) + len(c["missing"]) for c in st["cells"])
-    unscored = sum(1 for c in st["cells"] if c.get("score_error"))
-    unscored_ok = sum(1 for c in st["cells"] if not c["scored"] and not c.get("score_error"))
-    done = ("complete" if st["cells"] and not unscored and not unscored_ok
-            else f"all videos predicted; scoring failed in {unscored} cell(s) (above)" if unscored
-            else f"all videos predicted; {unscored_ok} cell(s) not scored yet: mosebench resume {st['run_dir']}")
-    print(f"{done if not todo else f'{todo} video(s) to do: mosebench resume ' + st['run_dir']}")
+    print(verdict(st))
     return 0
+
+
+def verdict(st: dict) -> str:
+    """The run's state in one line; "complete" only when every cell is scored (and logged, with MLflow on)."""
+    run_dir = st["run_dir"]
+    cells = st["cells"]
+    if not cells:
+        return f"no cells planned yet (no plan.json): mosebench resume {run_dir}"
+    todo = sum(len(c["failed"]) + len(c["missing"]) for c in cells)
+    if todo and st["live_jobs"]:
+        return f"{todo} video(s) to do; {len(st['live_jobs'])} job(s) still running (check again later)"
+    if todo:
+        return f"{todo} video(s) to do: mosebench resume {run_dir}"
+    failed = sum(1 for c in cells if c.get("score_error"))
+    if failed:
+        return f"all videos predicted; scoring failed in {failed} cell(s) (above)"
+    unscored = sum(1 for c in cells if not c["scored"])
+    if unscored:
+        return f"all videos predicted; {unscored} cell(s) not scored yet: mosebench resume {run_dir}"
+    unlogged = sum(1 for c in cells if not c["logged"])
+    if st.get("mlflow_enabled") and unlogged:
+        return f"scored; {unlogged} cell(s) not logged to MLflow yet: mosebench log {run_dir}"
+    return "complete"

@@ -66,27 +66,26 @@ def seg2bmap(seg: np.ndarray) -> np.ndarray:
     return b
 
 
-_K2 = np.ones((2, 2), dtype=np.uint8)
-
-
 def seg2bmap_fast(seg: np.ndarray) -> np.ndarray:
-    """:func:`seg2bmap` via OpenCV as ``(H, W) uint8`` 0/1: max - min over the 2x2 block
-    {p, E, S, SE} (anchor top-left).
+    """:func:`seg2bmap` as ``(H, W) uint8`` 0/1, from OpenCV's vectorised XOR / OR.
 
-    OpenCV's morphology ignores pixels outside the image, which gives exactly the last-row (E only),
-    last-column (S only) and corner (never) rules.
+    With ``a`` = differs from E and ``v`` = differs from S, differing from SE is ``v ^ a(below)``, so
+    the core is ``a | a(below) | v``; the last row is ``a`` alone, the last column ``v`` alone. Five
+    cheap passes instead of a 2x2 dilation and erosion.
     """
     import cv2
 
     u8 = np.ascontiguousarray(seg, dtype=bool).view(np.uint8)
-    return cv2.subtract(cv2.dilate(u8, _K2, anchor=(0, 0)), cv2.erode(u8, _K2, anchor=(0, 0)))
-
-
-def dilate(bmap: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """``cv2.dilate(bmap, kernel)`` (anchor at the kernel centre ``k // 2``, outside = 0) as bool."""
-    import cv2
-
-    return cv2.dilate(np.ascontiguousarray(bmap).view(np.uint8), kernel).view(bool)
+    h, w = u8.shape
+    if h < 2 or w < 2:
+        return seg2bmap(u8.view(bool)).view(np.uint8)
+    a = cv2.bitwise_xor(u8[:, :-1], u8[:, 1:])
+    v = cv2.bitwise_xor(u8[:-1], u8[1:])
+    core = cv2.bitwise_or(cv2.bitwise_or(a[:-1], a[1:]), v[:, :-1])
+    out = cv2.copyMakeBorder(core, 0, 1, 0, 1, cv2.BORDER_CONSTANT, value=0)
+    out[-1, :-1] = a[-1]
+    out[:-1, -1] = v[:, -1]
+    return out
 
 
 @lru_cache(maxsize=64)
@@ -118,30 +117,47 @@ def disk_rects(radius: float) -> np.ndarray:
     return out
 
 
-@dataclass(frozen=True)
-class _Plan:
-    """A disk as rectangle queries: ``first`` = (bounding box, largest rectangle), then the rest."""
-
-    first: np.ndarray
-    rest: np.ndarray
-
-
 @lru_cache(maxsize=64)
-def _plan(radius: float) -> _Plan:
-    rects = disk_rects(radius)
-    outer = np.array([[rects[:, 0].min(), rects[:, 1].max(), rects[:, 2].min(), rects[:, 3].max()]])
-    areas = (rects[:, 1] - rects[:, 0] + 1) * (rects[:, 3] - rects[:, 2] + 1)
-    big = int(np.argmax(areas))
-    return _Plan(np.concatenate([outer, rects[big: big + 1]]), np.delete(rects, big, axis=0))
+def cover_rects(radius: float) -> np.ndarray:
+    """The disk's kernel offsets as *overlapping* maximal rectangles, largest first, ``(n, 4) int64``.
+
+    Same row layout and anchor as :func:`disk_rects`, and the same union: one rectangle per distinct
+    kernel row run, as tall as the rows whose runs contain it. Each rectangle is far larger than a
+    single run, so most boundary pixels are decided by the first one or two.
+    """
+    runs = disk_rects(radius)
+    rows: dict[int, tuple[int, int]] = {}
+    for dy0, dy1, dx0, dx1 in runs.tolist():
+        for dy in range(dy0, dy1 + 1):
+            rows[dy] = (dx0, dx1)
+    rects = set()
+    for dy, (dx0, dx1) in rows.items():
+        top = bottom = dy
+        while top - 1 in rows and rows[top - 1][0] <= dx0 and rows[top - 1][1] >= dx1:
+            top -= 1
+        while bottom + 1 in rows and rows[bottom + 1][0] <= dx0 and rows[bottom + 1][1] >= dx1:
+            bottom += 1
+        rects.add((top, bottom, dx0, dx1))
+    out = np.array(sorted(rects, key=lambda r: (-(r[1] - r[0] + 1) * (r[3] - r[2] + 1), r)), dtype=np.int64)
+    out = out.reshape(-1, 4)
+    out.setflags(write=False)
+    return out
 
 
 @dataclass(frozen=True)
 class _Bmap:
-    """A boundary map prepared for coverage queries: its pixel coordinates and integral image."""
+    """A boundary map prepared for coverage queries.
+
+    ``ys``, ``xs``: ``(n,)`` pixel coordinates; ``integral``: ``(h + 1, w + 1) int32`` integral image
+    of the map's points' box padded by ``pad`` zeros on each side, flattened; its pixel ``(0, 0)`` is
+    frame pixel ``(oy, ox)``.
+    """
 
     ys: np.ndarray
     xs: np.ndarray
-    integral: np.ndarray  # of the map cropped to its points' box, whose top-left is (oy, ox)
+    integral: np.ndarray
+    h: int = 0
+    w: int = 0
     oy: int = 0
     ox: int = 0
 
@@ -150,7 +166,7 @@ class _Bmap:
         return int(self.ys.size)
 
 
-def _prepare(bmap: np.ndarray) -> _Bmap:
+def _prepare(bmap: np.ndarray, pad: int) -> _Bmap:
     import cv2
 
     # OpenCV must see a contiguous buffer: a strided view would be read as if it were contiguous
@@ -159,44 +175,48 @@ def _prepare(bmap: np.ndarray) -> _Bmap:
     pts = cv2.findNonZero(u8)
     if pts is None:
         empty = np.empty(0, dtype=np.int64)
-        return _Bmap(empty, empty, np.empty((0, 0), dtype=np.int32))
+        return _Bmap(empty, empty, np.empty(0, dtype=np.int32))
     pts = pts.reshape(-1, 2).astype(np.int64)
     ys, xs = pts[:, 1], pts[:, 0]
-    oy, ox = int(ys[0]), int(xs.min())  # findNonZero returns row-major order
-    box = np.ascontiguousarray(u8[oy: int(ys[-1]) + 1, ox: int(xs.max()) + 1])
-    return _Bmap(ys, xs, cv2.integral(box), oy, ox)
+    y0, y1, x0, x1 = int(ys[0]), int(ys[-1]) + 1, int(xs.min()), int(xs.max()) + 1  # row-major order
+    box = cv2.copyMakeBorder(u8[y0:y1, x0:x1], pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    integ = cv2.integral(box, sdepth=cv2.CV_32S)
+    return _Bmap(ys, xs, integ.ravel(), box.shape[0], box.shape[1], y0 - pad, x0 - pad)
 
 
-def _box_sums(src: _Bmap, ys: np.ndarray, xs: np.ndarray, rects: np.ndarray) -> np.ndarray:
-    """``(m, n)``: number of ``src`` pixels in each of the ``n`` rectangles shifted to each point."""
-    integ = src.integral
-    h, w = integ.shape[0] - 1, integ.shape[1] - 1
-    ys, xs = (ys - src.oy)[:, None], (xs - src.ox)[:, None]
-
-    def clip(a: np.ndarray, hi: int) -> np.ndarray:
-        return np.minimum(np.maximum(a, 0, out=a), hi, out=a)
-
-    y0 = clip(ys + rects[:, 0], h)
-    y1 = clip(ys + (rects[:, 1] + 1), h)
-    x0 = clip(xs + rects[:, 2], w)
-    x1 = clip(xs + (rects[:, 3] + 1), w)
-    return integ[y1, x1] - integ[y0, x1] - integ[y1, x0] + integ[y0, x0]
+def _sums(integ: np.ndarray, idx: np.ndarray, stride: int, rects: np.ndarray) -> np.ndarray:
+    """``(m, n)`` box sums of the ``n`` rectangles shifted to ``m`` flat integral-image positions."""
+    dy0, dy1, dx0, dx1 = (rects[:, i] for i in range(4))
+    at = idx[:, None]
+    return (integ[at + ((dy1 + 1) * stride + dx1 + 1)] - integ[at + ((dy1 + 1) * stride + dx0)]
+            - integ[at + (dy0 * stride + dx1 + 1)] + integ[at + (dy0 * stride + dx0)])
 
 
-def _covered(src: _Bmap, tgt: _Bmap, plan: _Plan) -> int:
-    """Number of ``tgt`` pixels where ``cv2.dilate(src, disk)`` is 1 (the disk given as a plan).
+def _covered(src: _Bmap, tgt: _Bmap, rects: np.ndarray, reach: int) -> int:
+    """Number of ``tgt`` pixels where ``cv2.dilate(src, disk)`` is 1 (the disk given as ``rects``).
 
-    Exact. Cheap tests first: nothing in the disk's bounding box -> miss; a pixel in the disk's
-    largest rectangle -> hit; only the points left are tested against every rectangle.
+    Exact. Only pixels within ``reach`` (>= every rectangle offset) of ``src``'s points' box can be
+    covered; ``src`` is padded by at least ``2 * reach``, so every box sum below stays inside its
+    integral image. Three vectorised steps (a handful of array operations each, whatever the disk):
+    the largest rectangle decides most pixels, the disk's bounding box drops the certain misses,
+    and the few pixels left are tested against all other rectangles at once.
     """
-    sums = _box_sums(src, tgt.ys, tgt.xs, plan.first)
-    hit = sums[:, 1] > 0
+    y = tgt.ys - src.oy
+    x = tgt.xs - src.ox
+    lo, hy, hx = reach, src.h - reach, src.w - reach
+    near = (y >= lo) & (y < hy) & (x >= lo) & (x < hx)
+    stride = src.w + 1
+    idx = (y[near] * stride + x[near]).astype(np.intp)
+    integ = src.integral
+    hit = _sums(integ, idx, stride, rects[:1])[:, 0] > 0
     n = int(np.count_nonzero(hit))
-    if plan.rest.size:
-        open_ = (sums[:, 0] > 0) & ~hit
-        if open_.any():
-            rest = _box_sums(src, tgt.ys[open_], tgt.xs[open_], plan.rest)
-            n += int(np.count_nonzero((rest > 0).any(axis=1)))
+    if len(rects) == 1:
+        return n
+    idx = idx[~hit]
+    outer = np.array([[rects[:, 0].min(), rects[:, 1].max(), rects[:, 2].min(), rects[:, 3].max()]])
+    idx = idx[_sums(integ, idx, stride, outer)[:, 0] > 0]
+    if idx.size:
+        n += int(np.count_nonzero((_sums(integ, idx, stride, rects[1:]) > 0).any(axis=1)))
     return n
 
 
@@ -205,26 +225,17 @@ def f_measures(pred_b: np.ndarray, gt_b: np.ndarray, radii: tuple[float, ...]) -
 
     Equal to matching with ``cv2.dilate(·, disk(r))`` but evaluated only at boundary pixels.
     """
-    pb, gb = _prepare(pred_b), _prepare(gt_b)
+    plans = [cover_rects(float(r)) for r in radii]
+    reach = max(int(np.abs(p).max()) + 1 for p in plans)
+    pb, gb = _prepare(pred_b, 2 * reach), _prepare(gt_b, 2 * reach)
     n_fg, n_gt = pb.n, gb.n
     if n_fg == 0 and n_gt == 0:
         return (1.0,) * len(radii)
     if n_fg == 0 or n_gt == 0:
         return (0.0,) * len(radii)
     out = []
-    for r in radii:
-        plan = _plan(float(r))
-        precision = _covered(gb, pb, plan) / float(n_fg)
-        recall = _covered(pb, gb, plan) / float(n_gt)
+    for rects in plans:
+        precision = _covered(gb, pb, rects, reach) / float(n_fg)
+        recall = _covered(pb, gb, rects, reach) / float(n_gt)
         out.append(0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall))
     return tuple(out)
-
-
-def f_from_bmaps(pred_b: np.ndarray, gt_b: np.ndarray, radius: float) -> float:
-    """Boundary F-measure of two boundary maps of the same shape with a disk of ``radius``."""
-    return f_measures(pred_b, gt_b, (radius,))[0]
-
-
-def boundary_f(pred: np.ndarray, gt: np.ndarray, radius: float) -> float:
-    """Full-frame boundary F of binary masks ``(H, W)`` with a disk of ``radius`` pixels."""
-    return f_from_bmaps(seg2bmap(pred), seg2bmap(gt), radius)

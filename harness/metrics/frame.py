@@ -70,12 +70,18 @@ def boundary_radii(gt_area: int, height: int, width: int) -> tuple[float, float]
 
 
 def _bbox(m: np.ndarray) -> tuple[slice, slice] | None:
-    """Bounding box of a bool mask as slices, or None when it is empty."""
-    rows = np.flatnonzero(m.any(axis=1))
+    """Bounding box of a mask (bool or uint8, nonzero = in) as slices, or None when it is empty.
+
+    Row sums by OpenCV, then a column max over the rows in between only: about half the cost of
+    numpy's ``any`` along both axes on a 720p frame.
+    """
+    import cv2
+
+    u8 = m.view(np.uint8) if m.dtype == bool else m
+    rows = np.flatnonzero(cv2.reduce(u8, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S))
     if rows.size == 0:
         return None
-    band = m[rows[0]: rows[-1] + 1]
-    cols = np.flatnonzero(band.any(axis=0))
+    cols = np.flatnonzero(u8[rows[0]: rows[-1] + 1].max(axis=0))
     return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
 
 
@@ -85,11 +91,20 @@ def _shift(sl: tuple[slice, slice] | None, y0: int, x0: int) -> tuple[slice, sli
     return slice(sl[0].start + y0, sl[0].stop + y0), slice(sl[1].start + x0, sl[1].stop + x0)
 
 
-def _slices_box(sl: tuple[slice, slice] | None) -> tuple[float, float, float, float]:
-    if sl is None:
-        return (math.nan,) * 4
-    return (float(sl[1].start), float(sl[0].start), float(sl[1].stop - sl[1].start),
-            float(sl[0].stop - sl[0].start))
+def _profile(m: np.ndarray, y0: int, x0: int) -> tuple[int, tuple[float, ...], np.ndarray, np.ndarray]:
+    """``(area, box x/y/w/h in the frame or NaNs, (w,) column counts, (h,) row counts)`` of a window mask
+    ``(h, w) bool`` whose top-left is frame pixel ``(y0, x0)``."""
+    import cv2
+
+    u8 = m.view(np.uint8)
+    rows = cv2.reduce(u8, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+    cols = cv2.reduce(u8, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+    ry = np.flatnonzero(rows)
+    if ry.size == 0:
+        return 0, (math.nan,) * 4, cols, rows
+    rx = np.flatnonzero(cols)
+    box = (float(x0 + rx[0]), float(y0 + ry[0]), float(rx[-1] - rx[0] + 1), float(ry[-1] - ry[0] + 1))
+    return int(rows.sum()), box, cols, rows
 
 
 def measure_frame(pred: np.ndarray, gt: np.ndarray, obj_ids: tuple[int, ...] | list[int],
@@ -107,6 +122,9 @@ def measure_frame(pred: np.ndarray, gt: np.ndarray, obj_ids: tuple[int, ...] | l
     check_protocol(protocol)
     if pred.shape != gt.shape:
         raise ValueError(f"prediction {pred.shape} and ground truth {gt.shape} differ in shape")
+    # decoded PNGs are views that skip each row's filter byte: one copy makes every full-frame
+    # pass below run on contiguous rows (about twice as fast)
+    gt, pred = np.ascontiguousarray(gt), np.ascontiguousarray(pred)
     h, w = gt.shape
     k = len(obj_ids)
     out = {name: np.empty(k) for name in ("J", "F", "F_hat", "gt_area", "pred_area", "gt_cx", "gt_cy")}
@@ -123,7 +141,9 @@ def measure_frame(pred: np.ndarray, gt: np.ndarray, obj_ids: tuple[int, ...] | l
     for i, oid in enumerate(obj_ids):
         g_full = gt_c == oid
         p_full = pred_c == oid
-        ub = _shift(_bbox(g_full | p_full), cy, cx)  # one scan of the labelled box per object
+        # in place: a chained temporary of this size would make numpy look for temporaries to reuse,
+        # which costs more than the OR itself
+        ub = _shift(_bbox(np.bitwise_or(g_full, p_full, out=g_full)), cy, cx)  # one scan per object
         if ub is None:
             gt_box[i] = pred_box[i] = math.nan
             out["J"][i] = out["F"][i] = 1.0
@@ -137,19 +157,18 @@ def measure_frame(pred: np.ndarray, gt: np.ndarray, obj_ids: tuple[int, ...] | l
         x0 = max(ub[1].start - 1, 0)
         y1 = min(ub[0].stop + 1, h)
         x1 = min(ub[1].stop + 1, w)
-        g = np.ascontiguousarray(gt[y0:y1, x0:x1] == oid)
-        p = np.ascontiguousarray(pred[y0:y1, x0:x1] == oid)
-        gt_box[i] = _slices_box(_shift(_bbox(g), y0, x0))
-        pred_box[i] = _slices_box(_shift(_bbox(p), y0, x0))
-        ga = int(np.count_nonzero(g))
-        pa = int(np.count_nonzero(p))
-        inter = int(np.count_nonzero(g & p))
+        g = np.equal(gt[y0:y1, x0:x1], oid)
+        p = np.equal(pred[y0:y1, x0:x1], oid)
+        # row and column pixel counts give areas, boxes and the centroid (exact integer sums, so the
+        # same doubles as cv2.moments) at a fraction of the cost of separate passes
+        ga, gt_box[i], g_cols, g_rows = _profile(g, y0, x0)
+        pa, pred_box[i], _, _ = _profile(p, y0, x0)
+        inter = cv2.countNonZero(cv2.bitwise_and(g.view(np.uint8), p.view(np.uint8)))
         union = ga + pa - inter
         out["gt_area"][i], out["pred_area"][i] = ga, pa
         if ga:
-            mo = cv2.moments(g.view(np.uint8), binaryImage=True)
-            out["gt_cx"][i] = x0 + mo["m10"] / mo["m00"]
-            out["gt_cy"][i] = y0 + mo["m01"] / mo["m00"]
+            out["gt_cx"][i] = x0 + int(g_cols @ np.arange(g_cols.size)) / ga
+            out["gt_cy"][i] = y0 + int(g_rows @ np.arange(g_rows.size)) / ga
         else:
             out["gt_cx"][i] = out["gt_cy"][i] = math.nan
         pb, gb = seg2bmap_fast(p), seg2bmap_fast(g)

@@ -156,10 +156,10 @@ def curve_metrics(time_s: Sequence[float], value: Sequence[float], global_timeou
     return auc, at, t, v
 
 
-def summarize(videos: Sequence[InteractiveVideo], options: SummaryOptions) -> InteractiveSummary:
+def summarize_interactive(videos: Sequence[InteractiveVideo], options: SummaryOptions) -> InteractiveSummary:
     """Dataset summary from the interactive setting's per-video results (see the module docstring)."""
     if not videos:
-        raise ValueError("no interactive records to summarize")
+        raise ValueError("no interactive records to summarize_interactive")
     n_max = options.max_interactions
     n_obj_total = 0
     sums = np.zeros(n_max)

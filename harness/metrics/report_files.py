@@ -173,7 +173,7 @@ def write_analysis(out: Path, table: Any, objects: Any, infos: Mapping[str, Vide
     atomic_write_bytes(out / "long_videos.json", _json_bytes(_clean(long_video_table(objects, infos))))
 
 
-def write_outputs(out: Path, table: Any, objects: Any, summary: ScoreSummary,
+def write_score_files(out: Path, table: Any, objects: Any, summary: ScoreSummary,
                   infos: Mapping[str, VideoInfo], attributes_path: str | Path | None = None) -> None:
     """Write all score files under ``out`` (atomic each; ``summary.json`` last)."""
     out.mkdir(parents=True, exist_ok=True)

@@ -46,7 +46,7 @@ def _check_objects(result: ServerResult, videos: list[str]) -> None:
 def ingest(cell_dir: str | Path, result: ServerResult, *, replace: bool = False) -> dict:
     """Attach ``result`` to the cell; returns the cell's new summary."""
     from harness.atomic import atomic_write_text
-    from harness.runner.aggregate import _digest, cell_progress, speed_metrics
+    from harness.runner.cell_summary import _digest, cell_progress, speed_metrics
 
     run, name, planned = _cell_of(cell_dir)
     cdir = run.cell(name)

@@ -81,7 +81,7 @@ PREDICT_ONLY = "predict-only"
 
 def _predicted(run_root: Path, cell: str, planned: dict) -> CellResult | None:
     """A finished cell without scores (`mosebench predict`): its speed and memory from the records."""
-    from harness.runner.aggregate import cell_progress, speed_metrics
+    from harness.runner.cell_summary import cell_progress, speed_metrics
 
     run = RunDir(run_root)
     prog = cell_progress(run, cell)

@@ -7,17 +7,20 @@ duplicated, and only videos without a complete record are submitted again.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from harness.config import ExperimentConfig, merge_into, to_plain
-from harness.errors import ConfigError
+from harness.errors import ConfigError, MosebenchError
 from harness.runner.identity import IdentityChanged
 from harness.runner.lock import RunLock
 from harness.runner.plan import Planned, plan_run, plan_shards
@@ -26,6 +29,7 @@ from harness.runner.rundir import (
     RunDir,
     cell_identity,
     clean_driver_temp,
+    clean_job_temp,
     load_run_config,
     read_json,
     renew_provenance,
@@ -129,49 +133,6 @@ def pending_videos(run: RunDir, force_before: float | None) -> dict[str, list[st
     return out
 
 
-def _job_alive(entry: dict, job_id: str) -> bool:
-    if entry["executor"] == "local":
-        import psutil
-
-        try:
-            proc = psutil.Process(int(job_id))
-            # the pid of a submitit local controller (not a reused pid of something else)
-            return proc.status() != psutil.STATUS_ZOMBIE and "submitit" in " ".join(proc.cmdline())
-        except (psutil.Error, ValueError):
-            return False
-    if entry["executor"] == "slurm":
-        import submitit
-
-        try:
-            return not submitit.SlurmJob(entry["folder"], job_id).done(force_check=True)
-        except Exception:
-            return False
-    return False
-
-
-def wait_for_live_jobs(run: RunDir, poll_s: float, *, quiet: bool = False) -> None:
-    """Wait for jobs an earlier (killed) driver submitted, so no video is predicted twice."""
-    entries = read_json(run.jobs, []) or []
-    live = [(e, j) for e in entries for j in e.get("job_ids", []) if _job_alive(e, j)]
-    if live and not quiet:
-        print(f"waiting for {len(live)} job(s) of an earlier driver still running: "
-              f"{', '.join(j for _, j in live[:8])}", flush=True)
-    while live:
-        time.sleep(poll_s)
-        live = [(e, j) for e, j in live if _job_alive(e, j)]
-
-
-def _record_submission(run: RunDir, cfg: ExperimentConfig, jobs: list, shards: list, attempt: int,
-                       kind: str) -> None:
-    entries = read_json(run.jobs, []) or []
-    entries.append({"kind": kind, "attempt": attempt, "executor": cfg.cluster.executor,
-                    "cluster": cfg.cluster.name, "folder": str(run.job_logs),
-                    "job_ids": [str(j.job_id) for j in jobs],
-                    "logs": [str(j.paths.stderr) for j in jobs],
-                    "shards": [s.describe() for s in shards], "time": time.time()})
-    write_json(run.jobs, entries)
-
-
 def _wait(jobs: list, run: RunDir, pending: dict[str, list[str]], cfg: ExperimentConfig, quiet: bool) -> None:
     total = sum(len(v) for v in pending.values())
     bar = None
@@ -210,11 +171,36 @@ def _failures(jobs: list, shards: list) -> list[dict]:
 
 
 def execute(run: RunDir, cfg: ExperimentConfig, *, force_before: float | None = None,
-            quiet: bool = False, score: bool = True) -> RunOutcome:
-    """Predict what is missing (with the retry policy), then aggregate and log."""
-    from harness.runner.aggregate import aggregate_run
+            quiet: bool = False, score: bool = True,
+            on_scored: Callable[[RunOutcome], None] | None = None) -> RunOutcome:
+    """Predict what is missing (with the retry policy), score, call ``on_scored``, then log to MLflow.
+
+    A full disk (ENOSPC/EDQUOT) anywhere in here is reported as a :class:`MosebenchError` naming the
+    file and the resume command, not as a traceback: everything written so far is whole (atomic
+    writes), so ``mosebench resume`` continues once space is freed.
+    """
+    with disk_full_is_an_error(run.root):
+        return _execute(run, cfg, force_before=force_before, quiet=quiet, score=score, on_scored=on_scored)
+
+
+@contextmanager
+def disk_full_is_an_error(root: Path) -> Iterator[None]:
+    """ENOSPC / EDQUOT -> a :class:`MosebenchError` naming the file and how to continue."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise MosebenchError(f"no space left on the device holding {exc.filename or root} ({exc.strerror}); "
+                             f"free space, then: mosebench resume {root}") from exc
+
+
+def _execute(run: RunDir, cfg: ExperimentConfig, *, force_before: float | None, quiet: bool, score: bool,
+             on_scored: Callable[[RunOutcome], None] | None) -> RunOutcome:
+    from harness.runner.cell_summary import aggregate_run
     from harness.runner.executors import clear_dependency, make_executor, submit_shards, with_dependency
     from harness.runner.shard import AggregateStep, ShardRunner
+    from harness.runner.submissions import record_intent, record_jobs, report_interrupt, wait_for_live_jobs
 
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     force_file = run.root / "force.json"
@@ -222,8 +208,11 @@ def execute(run: RunDir, cfg: ExperimentConfig, *, force_before: float | None = 
         write_json(force_file, {"before": force_before})
     else:  # a resumed --force run keeps redoing what predates it
         force_before = (read_json(force_file, {}) or {}).get("before")
-    wait_for_live_jobs(run, cfg.cluster.poll_s, quiet=quiet)
     folder = Path(cfg.cluster.folder) if cfg.cluster.folder else run.job_logs
+    where = {"executor": cfg.cluster.executor, "cluster": cfg.cluster.name, "folder": folder}
+    wait_for_live_jobs(run, cfg.cluster.executor, folder, cfg.cluster.poll_s, quiet=quiet)
+    if folder == run.job_logs:  # no job of this run is alive now: a temp file there is debris (B27)
+        clean_job_temp(folder)
     executor = make_executor(cfg.cluster, folder, name=f"mosebench-{cfg.name}")
     failures: list[dict] = []
     submitted: list[str] = []
@@ -242,22 +231,24 @@ def execute(run: RunDir, cfg: ExperimentConfig, *, force_before: float | None = 
         runner = ShardRunner(str(run.root), method_overrides=overrides, force_before=force_before,
                              attempt=attempt, progress=cfg.progress and not quiet and cfg.cluster.executor == "inline")
         clear_dependency(executor, cfg.cluster)
+        # recorded before anything starts: a resume after a kill here finds the jobs by their folder
+        entry = record_intent(run, kind="predict", attempt=attempt, shards=[s.describe() for s in shards], **where)
         jobs = submit_shards(executor, cfg.cluster, runner, shards, device=cfg.device)
-        _record_submission(run, cfg, jobs, shards, attempt, "predict")
+        record_jobs(run, entry, jobs)
         submitted += [str(j.job_id) for j in jobs]
         if cfg.cluster.executor == "slurm" and score:
             # scoring + logging as a dependent job: it runs even if this driver dies
             with_dependency(executor, cfg.cluster, submitted)
+            entry = record_intent(run, kind="aggregate", attempt=attempt, shards=[], **where)
             agg_job = executor.submit(AggregateStep(str(run.root)))
             clear_dependency(executor, cfg.cluster)
-            _record_submission(run, cfg, [agg_job], [], attempt, "aggregate")
+            record_jobs(run, entry, [agg_job])
             submitted.append(str(agg_job.job_id))
         try:
             _wait(jobs, run, pending, cfg, quiet)
         except KeyboardInterrupt:
-            if cfg.cluster.executor != "inline":  # submitted jobs outlive the driver (by design)
-                print(f"\ninterrupted: job(s) {', '.join(submitted)} keep running; progress: mosebench status "
-                      f"{run.root}; finish (waits for them): mosebench resume {run.root}", file=sys.stderr)
+            if cfg.cluster.executor != "inline":
+                report_interrupt(run, cfg.cluster.executor, folder, submitted)
             raise
         failures = _failures(jobs, shards)
         write_json(run.failures, failures)
@@ -273,35 +264,54 @@ def execute(run: RunDir, cfg: ExperimentConfig, *, force_before: float | None = 
         return RunOutcome(run.root, (), tuple(pending_videos(run, force_before)), tuple(failures), "", cells)
     if agg_job is not None:
         agg_job.exception()  # waits; its failure is visible in status and below
-        result = aggregate_run(run.root, log_mlflow=False)  # reads what the job wrote (no rescoring)
-        result["mlflow"] = (read_json(run.root / "aggregate.json", {}) or {}).get("mlflow", "")
-    else:
-        result = aggregate_run(run.root, log_mlflow=True)
-    return RunOutcome(run.root, tuple(result["summaries"]), tuple(result["incomplete"]), tuple(failures),
-                      result["mlflow"], cells)
+    # scores first (for SLURM: read what the scoring job wrote, and the MLflow status it left)
+    result = aggregate_run(run.root, log_mlflow=False)
+    outcome = RunOutcome(run.root, tuple(result["summaries"]), tuple(result["incomplete"]), tuple(failures),
+                         result["mlflow"], cells)
+    if on_scored is not None:  # e.g. print the table before MLflow (slow to import) is touched
+        on_scored(outcome)
+    if agg_job is None and cfg.mlflow.enabled and outcome.summaries:
+        from harness.runner.mlflow_log import log_run_safely
+
+        outcome = replace(outcome, mlflow=log_run_safely(run, cfg))
+    return outcome
 
 
-def run_experiment(cfg: ExperimentConfig, *, quiet: bool = False, score: bool = True) -> RunOutcome:
+def _check_mlflow_store(cfg: ExperimentConfig) -> None:
+    """An unusable MLflow store is refused before any work (not found after every prediction)."""
+    if cfg.mlflow.enabled:
+        from harness.runner.mlflow_log import check_store, tracking_uri
+
+        check_store(tracking_uri(cfg))
+
+
+def run_experiment(cfg: ExperimentConfig, *, quiet: bool = False, score: bool = True,
+                   on_scored: Callable[[RunOutcome], None] | None = None) -> RunOutcome:
     """``mosebench run``: check and plan (nothing written), take the run's lock, prepare the run
     directory, then :func:`execute`."""
+    if score:
+        _check_mlflow_store(cfg)
     planned = plan_run(cfg)
     run = run_dir_for(cfg)
-    with RunLock(run.root):
+    with disk_full_is_an_error(run.root), RunLock(run.root):
         prepare(cfg, run=run, force=cfg.force, planned=planned)
         if not quiet:
             print(f"run directory: {run.root}", flush=True)
-        return execute(run, cfg, force_before=time.time() if cfg.force else None, quiet=quiet, score=score)
+        return execute(run, cfg, force_before=time.time() if cfg.force else None, quiet=quiet, score=score,
+                       on_scored=on_scored)
 
 
 def resume(run_dir: str | os.PathLike, overrides: dict[str, Any] | None = None, *,
-           quiet: bool = False, force: bool = False) -> RunOutcome:
+           quiet: bool = False, force: bool = False,
+           on_scored: Callable[[RunOutcome], None] | None = None) -> RunOutcome:
     """``mosebench resume RUN_DIR``: continue a run from its directory alone. Its plan is made
     again (a driver killed before writing it left none) and checked against the run's code and
     data identity; ``force`` redoes every video with the code and data as they are now."""
     run = RunDir.open(run_dir)
-    with RunLock(run.root):
+    with disk_full_is_an_error(run.root), RunLock(run.root):
         cfg = load_run_config(run)
         if overrides:
             cfg = merge_into(ExperimentConfig, to_plain(cfg), overrides, where="resume overrides")
+        _check_mlflow_store(cfg)
         prepare(cfg, run=run, force=force, resuming=True)
-        return execute(run, cfg, force_before=time.time() if force else None, quiet=quiet)
+        return execute(run, cfg, force_before=time.time() if force else None, quiet=quiet, on_scored=on_scored)

@@ -4,13 +4,20 @@
 just another submitit executor. Every executor offers ``map_array(fn, items) -> jobs`` and
 ``submit(fn) -> job``; jobs offer ``job_id``, ``done()``, ``result()``, ``exception()`` and
 ``paths.stderr`` like submitit's.
+
+:func:`live_jobs` answers "which jobs of this run are still queued or running" in one query per
+executor (one ``squeue``, one process-table scan), also for jobs a killed driver started but never
+recorded: a local job is a ``submitit.local._local <folder>`` process, a SLURM job's script lives
+in the job folder, so both are found by the run's job folder.
 """
 
 from __future__ import annotations
 
+import getpass
 import os
+import subprocess
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +131,108 @@ def clear_dependency(executor: Any, cluster: ClusterConfig) -> None:
     """Undo :func:`with_dependency` for the next predict submission (GPUs back as configured)."""
     if cluster.executor == "slurm":
         executor.update_parameters(dependency=None, gpus_per_node=int(cluster.gpus) or None)
+
+
+def _local_controllers() -> dict[str, Path]:
+    """pid -> job folder of every running submitit local job controller on this machine."""
+    import psutil
+
+    out: dict[str, Path] = {}
+    for proc in psutil.process_iter(["pid", "cmdline", "status"]):
+        try:
+            cmd = proc.info["cmdline"] or []
+            if proc.info["status"] == psutil.STATUS_ZOMBIE or "submitit.local._local" not in cmd:
+                continue
+            folder = Path(cmd[cmd.index("submitit.local._local") + 1])
+            out[str(proc.info["pid"])] = folder if folder.is_absolute() else Path(proc.cwd()) / folder
+        except (psutil.Error, IndexError, ValueError):
+            continue
+    return out
+
+
+def _local_alive(job_id: str) -> bool:
+    """A recorded local job id (the controller's pid, or its shell's with ``cluster.setup``) still runs."""
+    import psutil
+
+    try:
+        proc = psutil.Process(int(job_id))
+        return proc.status() != psutil.STATUS_ZOMBIE and "submitit" in " ".join(proc.cmdline())
+    except (psutil.Error, ValueError):
+        return False
+
+
+# squeue states of jobs whose work is over (COMPLETING: the job ended, SLURM is cleaning up)
+_ENDED = {"COMPLETING", "COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL",
+          "DEADLINE", "OUT_OF_MEMORY"}
+
+
+def _squeue() -> list[tuple[str, str, Path]] | None:
+    """``(job id, array job id, script path)`` of this user's queued or running SLURM jobs (one call);
+    None when squeue cannot answer."""
+    try:
+        proc = subprocess.run(["squeue", "-h", "-u", getpass.getuser(), "-o", "%i|%A|%T|%Z|%o"],
+                              capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if proc.returncode != 0:
+        return None
+    out = []
+    for line in proc.stdout.splitlines():
+        parts = line.strip().split("|", 4)
+        if len(parts) == 5 and parts[2] not in _ENDED:
+            jid, array_id, _, workdir, script = parts
+            path = Path(script.split()[0]) if script.strip() else Path()
+            out.append((jid, array_id, path if path.is_absolute() else Path(workdir) / path))
+    return out
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        return Path(os.path.abspath(path)).is_relative_to(os.path.abspath(folder))
+    except (OSError, ValueError):
+        return False
+
+
+def live_jobs(entries: Sequence[Mapping[str, Any]], *, executor: str | None = None,
+              folder: str | os.PathLike | None = None) -> list[str]:
+    """Ids of the jobs that are still queued or running among ``entries`` (``jobs.json``: dicts with
+    ``executor``, ``folder``, ``job_ids``), and of any other job whose job folder is one of theirs or
+    ``folder`` (for ``executor``): a driver killed between starting jobs and recording them."""
+    kinds: dict[str, set[Path]] = {}
+    for e in entries:
+        if e.get("folder"):
+            kinds.setdefault(str(e.get("executor")), set()).add(Path(e["folder"]))
+    if executor and folder is not None:
+        kinds.setdefault(executor, set()).add(Path(folder))
+    known: dict[str, list[str]] = {}
+    for e in entries:
+        known.setdefault(str(e.get("executor")), []).extend(str(j) for j in e.get("job_ids", []))
+    live: list[str] = []
+    if "local" in kinds or "local" in known:
+        found = _local_controllers()
+        live += [j for j in known.get("local", []) if j in found or _local_alive(j)]
+        mine = {os.path.abspath(d) for d in kinds.get("local", ())}
+        live += [pid for pid, f in found.items() if pid not in live and os.path.abspath(f) in mine]
+    if "slurm" in kinds or "slurm" in known:
+        queue = _squeue()
+        if queue is None:  # squeue unavailable: ask per recorded job (slow: sacct each)
+            import submitit
+
+            for e in entries:
+                for j in e.get("job_ids", []) if e.get("executor") == "slurm" else []:
+                    try:
+                        if not submitit.SlurmJob(e["folder"], j).done(force_check=True):
+                            live.append(str(j))
+                    except Exception:
+                        pass
+            return live
+        ids = {jid for jid, _, _ in queue}
+        arrays = {array_id for _, array_id, _ in queue}
+        live += [j for j in known.get("slurm", []) if j in ids or j.split("_")[0] in arrays]
+        recorded = {j.split("_")[0] for j in known.get("slurm", [])}
+        live += [jid for jid, array_id, script in queue if array_id not in recorded
+                 and any(_inside(script, d) for d in kinds.get("slurm", ()))]
+    return live
 
 
 class _InlinePaths:

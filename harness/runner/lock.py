@@ -113,8 +113,11 @@ class RunLock:
         try:
             os.write(fd, self._record.encode())
             os.fsync(fd)
-        finally:
+        except BaseException:  # e.g. a full disk: leave no empty lock behind for the next driver
             os.close(fd)
+            self.path.unlink(missing_ok=True)
+            raise
+        os.close(fd)
         return True
 
     def _take_over(self, owner: dict) -> None:

@@ -1,12 +1,16 @@
 """Log a run directory to MLflow: one MLflow experiment per mosebench experiment, one run per cell.
 
 Only the aggregate step (or ``mosebench log``) calls this, so a sqlite store never sees concurrent
-writers. Each logged cell leaves ``<cell>/mlflow.json``; a cell already logged to the same store
-with the same records is skipped, so logging is idempotent.
+writers. Logging is idempotent: each logged cell leaves ``<cell>/mlflow.json`` and a cell already
+logged to the same store with the same records is skipped without importing MLflow (a rerun of a
+finished run stays fast); every MLflow run carries the tag ``mosebench.cell_key`` (the cell's run
+directory and name), so a run left ``RUNNING`` by a killed logger is found and replaced, and a
+``FINISHED`` one whose ``mlflow.json`` was never written is adopted, never duplicated.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import time
@@ -14,8 +18,9 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.config import ExperimentConfig, adapter_name, flatten, to_plain
-from harness.runner.rundir import RunDir, read_json, write_json
+from harness.config import Cell, ExperimentConfig, adapter_name, flatten, to_plain
+from harness.errors import ConfigError
+from harness.runner.rundir import RunDir, cell_identity, load_provenance, read_json, run_cells, write_json
 
 ARTIFACTS = ("summary.json",)
 SCORE_ARTIFACTS = ("per_object.csv", "per_frame.parquet", "metrics.json", "scores.txt", "summary.json")
@@ -60,17 +65,93 @@ def cell_params(cfg: ExperimentConfig, summary: dict, provenance: dict) -> dict[
     return {k: str(v)[:6000] for k, v in flatten(tree).items()}
 
 
-def log_run(run: RunDir, cfg: ExperimentConfig, *, uri: str | None = None) -> list[str]:
-    """Log every scored cell not yet logged to ``uri``; returns the MLflow run ids logged now."""
-    from mlflow.entities import Metric, Param
-    from mlflow.tracking import MlflowClient
+# URI schemes MLflow's tracking client accepts (a plain path is its file store).
+SCHEMES = ("sqlite", "http", "https", "file", "postgresql", "mysql", "mssql", "databricks", "databricks-uc")
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 
-    from harness.runner.rundir import cell_identity, load_provenance, run_cells
+
+def check_store(uri: str) -> None:
+    """Refuse a tracking URI MLflow cannot use, in milliseconds and without importing MLflow.
+
+    MLflow retries an unopenable sqlite file for about 50 s before it gives up (a directory, a
+    read-only mount, a file that is not a database), and reports an unknown scheme only when it
+    logs, after every prediction. Raises :class:`ConfigError` naming the store and the fix.
+    """
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return
+    if scheme.split("+")[0] not in SCHEMES:
+        raise ConfigError(f"mlflow.tracking_uri={uri!r}: unknown scheme '{scheme}'; use sqlite:///<path>.db, "
+                          f"http(s)://<host>:<port> or another MLflow store ({', '.join(SCHEMES)}), or "
+                          "mlflow.enabled=false")
+    if scheme != "sqlite" or not rest.startswith("/") or rest in ("/", "/:memory:"):
+        return
+    path = Path(rest[1:])
+    fix = "point mlflow.tracking_uri at another sqlite file (sqlite:////abs/path/mlflow.db) or set mlflow.enabled=false"
+    if path.is_dir():
+        raise ConfigError(f"MLflow store {path} is a directory, not a sqlite file; {fix}")
+    if path.exists():
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise ConfigError(f"MLflow store {path} is not writable (read-only file or filesystem); {fix}")
+        with open(path, "rb") as f:
+            head = f.read(len(_SQLITE_MAGIC))
+        if head and head != _SQLITE_MAGIC:
+            raise ConfigError(f"MLflow store {path} is not a sqlite database; move it aside (MLflow creates a "
+                              f"new one) or {fix}")
+        return
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"MLflow store {path} cannot be created: {parent} is not a writable folder; {fix}")
+
+
+def cell_key(run: RunDir, cell: str) -> str:
+    """The identity of a cell's MLflow run: its run directory and cell name (hashed: a filter value)."""
+    return hashlib.sha1(f"{run.root.resolve()}\0{cell}".encode()).hexdigest()[:24]
+
+
+def cells_to_log(run: RunDir, uri: str) -> list[tuple[Cell, dict]]:
+    """Scored cells not yet logged to ``uri`` with their current records (read from the run dir only)."""
+    out = []
+    for cell in run_cells(run):
+        cdir = run.cell(cell.name)
+        summary = read_json(cdir.summary)
+        if not summary:
+            continue
+        prev = read_json(cdir.mlflow) or {}
+        if prev.get("tracking_uri") == uri and prev.get("records_digest") == summary["records_digest"]:
+            continue
+        out.append((cell, summary))
+    return out
+
+
+def dataset_tags(cfg: ExperimentConfig, run: RunDir, cell: Cell) -> dict[str, str]:
+    """The dataset by identity (root folder and the plan's data fingerprint), not by config name."""
+    ds = cfg.dataset[cell.dataset]
+    root = str(Path(ds.root).expanduser().resolve()) if ds.root else ""
+    ident = cell_identity(run, cell.name)
+    fingerprint = ident.data.digest if ident is not None else ""
+    ident = f"{root}@{fingerprint[:12]}" if fingerprint else root
+    return {"dataset": ident, "dataset.name": cell.dataset, "dataset.root": root,
+            **({"dataset.fingerprint": fingerprint} if fingerprint else {})}
+
+
+def log_run(run: RunDir, cfg: ExperimentConfig, *, uri: str | None = None) -> list[str]:
+    """Log every scored cell not yet logged to ``uri``; returns the MLflow run ids logged (or adopted) now.
+
+    MLflow is imported only when a cell is left to log.
+    """
+    uri = uri or tracking_uri(cfg)
+    todo = cells_to_log(run, uri)
+    if not todo:
+        return []
+    check_store(uri)
+    from mlflow.tracking import MlflowClient
 
     # Fail fast on an unreachable server instead of MLflow's minutes of retries (users may override).
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
-    uri = uri or tracking_uri(cfg)
     client = MlflowClient(tracking_uri=uri)
     name = experiment_name(cfg)
     exp = client.get_experiment_by_name(name)
@@ -82,44 +163,78 @@ def log_run(run: RunDir, cfg: ExperimentConfig, *, uri: str | None = None) -> li
                                           tags={"mosebench.experiment": cfg.name})
     else:
         exp_id = exp.experiment_id
-    prov = load_provenance(run)
-    jobs = read_json(run.jobs, []) or []
     logged = []
-    for cell in run_cells(run):
+    for cell, summary in todo:
+        rid = _log_cell(client, exp_id, run, cfg, cell, summary)
+        write_json(run.cell(cell.name).mlflow, {"tracking_uri": uri, "experiment_id": exp_id, "run_id": rid,
+                                                "records_digest": summary["records_digest"],
+                                                "logged_at": time.time()})
+        logged.append(rid)
+    return logged
+
+
+def _log_cell(client: Any, exp_id: str, run: RunDir, cfg: ExperimentConfig, cell: Cell, summary: dict) -> str:
+    """One cell's MLflow run: adopt a finished one with the same records, finish an interrupted one
+    (or replace it when the config it logged differs), else create it."""
+    from mlflow.entities import Metric, Param
+
+    key = cell_key(run, cell.name)
+    digest = summary["records_digest"]
+    earlier = client.search_runs([exp_id], filter_string=f"tags.`mosebench.cell_key` = '{key}'", max_results=1000)
+    for r in earlier:  # logged, but killed before mlflow.json was written
+        if r.info.status == "FINISHED" and r.data.tags.get("mosebench.records_digest") == digest:
+            return r.info.run_id
+    prov = load_provenance(run)
+    params = cell_params(cfg, summary, prov)
+    ts = int(time.time() * 1000)
+    metrics = {k: float(v) for k, v in summary["metrics"].items() if v is not None and math.isfinite(float(v))}
+    resume = None
+    for r in earlier:  # a logger killed (or failed) mid-way left this run incomplete
+        if r.info.status == "FINISHED":
+            continue
+        same = r.data.tags.get("mosebench.records_digest") == digest and all(
+            params.get(k) == v for k, v in r.data.params.items())
+        if resume is None and same:
+            resume = r
+        else:
+            client.delete_run(r.info.run_id)
+    finished = sum(r.info.status == "FINISHED" for r in earlier)  # --force reruns: new records, new run
+    jobs = read_json(run.jobs, []) or []
+    tags = {
+        "mosebench.run_dir": str(run.root.resolve()), "mosebench.cell": cell.name, "mosebench.cell_key": key,
+        "mosebench.run_id": run.root.name, "mosebench.records_digest": digest,
+        "mlflow.source.git.commit": prov.get("git_commit", "unknown"),
+        "git_commit": prov.get("git_commit", "unknown"), "git_dirty": str(prov.get("git_dirty")),
+        "cluster": cfg.cluster.name, "executor": cfg.cluster.executor, "host": prov.get("host", ""),
+        "method": cell.method, "setting": cell.setting,
+        "job_ids": ",".join(summary.get("jobs", []))[:5000],
+    }
+    ident = cell_identity(run, cell.name)  # the code and data that made the cell's records
+    if ident is not None:
+        tags.update(ident.tags())
+    tags.update(dataset_tags(cfg, run, cell))
+    if summary.get("source") == "server":  # `mosebench ingest`: the evaluation server's scores
+        tags.update({"scores_source": "server", "server_result_sha256": summary["server_result"]["sha256"]})
+    slurm = sorted({j for sub in jobs if sub.get("executor") == "slurm" for j in sub.get("job_ids", [])})
+    if slurm:
+        tags["slurm_job_ids"] = ",".join(slurm)[:5000]
+    span = (summary.get("started_at"), summary.get("finished_at"))
+    span_ok = all(isinstance(t, (int, float)) and math.isfinite(t) and t > 0 for t in span)
+    if resume is not None:
+        rid = resume.info.run_id
+        params = {k: v for k, v in params.items() if k not in resume.data.params}
+        metrics = {k: v for k, v in metrics.items() if resume.data.metrics.get(k) != v}
+    else:
+        # unique and readable: the cell, the run id, and a count for --force reruns of the same run dir
+        run_name = f"{cell.name} {run.root.name}" + (f" #{finished + 1}" if finished else "")
+        rid = client.create_run(exp_id, run_name=run_name, tags=tags,
+                                start_time=int(span[0] * 1000) if span_ok else None).info.run_id
+    try:
+        plist = [Param(k, v) for k, v in params.items()]
+        mlist = [Metric(k, v, ts, 0) for k, v in metrics.items()]
+        for i in range(0, max(len(plist), len(mlist)), 100):  # MLflow batch limits
+            client.log_batch(rid, metrics=mlist[i:i + 100], params=plist[i:i + 100])
         cdir = run.cell(cell.name)
-        summary = read_json(cdir.summary)
-        if not summary:
-            continue
-        prev = read_json(cdir.mlflow) or {}
-        if prev.get("tracking_uri") == uri and prev.get("records_digest") == summary["records_digest"]:
-            continue
-        tags = {
-            "mosebench.run_dir": str(run.root.resolve()), "mosebench.cell": cell.name,
-            "mlflow.source.git.commit": prov.get("git_commit", "unknown"),
-            "git_commit": prov.get("git_commit", "unknown"), "git_dirty": str(prov.get("git_dirty")),
-            "cluster": cfg.cluster.name, "executor": cfg.cluster.executor, "host": prov.get("host", ""),
-            "method": cell.method, "setting": cell.setting, "dataset": cell.dataset,
-            "job_ids": ",".join(summary.get("jobs", []))[:5000],
-        }
-        ident = cell_identity(run, cell.name)  # the code and data that made the cell's records
-        if ident is not None:
-            tags.update(ident.tags())
-        slurm = sorted({j for sub in jobs if sub.get("executor") == "slurm" for j in sub.get("job_ids", [])})
-        if slurm:
-            tags["slurm_job_ids"] = ",".join(slurm)[:5000]
-        if summary.get("source") == "server":  # `mosebench ingest`: the evaluation server's scores
-            tags.update({"scores_source": "server", "server_result_sha256": summary["server_result"]["sha256"]})
-        span = (summary.get("started_at"), summary.get("finished_at"))
-        span_ok = all(isinstance(t, (int, float)) and math.isfinite(t) and t > 0 for t in span)
-        mrun = client.create_run(exp_id, run_name=cell.name, tags=tags,
-                                 start_time=int(span[0] * 1000) if span_ok else None)
-        rid = mrun.info.run_id
-        ts = int(time.time() * 1000)
-        metrics = [Metric(k, float(v), ts, 0) for k, v in summary["metrics"].items()
-                   if v is not None and math.isfinite(float(v))]
-        params = [Param(k, v) for k, v in cell_params(cfg, summary, prov).items()]
-        for i in range(0, max(len(params), len(metrics)), 100):  # MLflow batch limits
-            client.log_batch(rid, metrics=metrics[i:i + 100], params=params[i:i + 100])
         client.log_artifact(rid, str(run.config))
         client.log_artifact(rid, str(cdir.summary), "cell")
         for fname in SCORE_ARTIFACTS:
@@ -129,15 +244,18 @@ def log_run(run: RunDir, cfg: ExperimentConfig, *, uri: str | None = None) -> li
             client.log_artifact(rid, str(fpath), "server_scores")
         for plot in sorted(cdir.scores.glob("*.png")):
             client.log_artifact(rid, str(plot), "plots")
-        client.set_terminated(rid, end_time=int(span[1] * 1000) if span_ok else None)
-        write_json(cdir.mlflow, {"tracking_uri": uri, "experiment_id": exp_id, "run_id": rid,
-                                 "records_digest": summary["records_digest"], "logged_at": time.time()})
-        logged.append(rid)
-    return logged
+    except BaseException:
+        try:  # the next attempt finishes or replaces it; FAILED tells the UI's reader meanwhile
+            client.set_terminated(rid, status="FAILED")
+        except Exception:
+            pass
+        raise
+    client.set_terminated(rid, end_time=int(span[1] * 1000) if span_ok else None)
+    return rid
 
 
 def log_run_safely(run: RunDir, cfg: ExperimentConfig, *, uri: str | None = None) -> str:
-    """:func:`log_run`, but an unreachable store leaves a note instead of failing the run."""
+    """:func:`log_run`, but an unusable store leaves a note instead of failing the run."""
     uri = uri or tracking_uri(cfg)
     pending = run.root / "mlflow_pending.json"
     try:
@@ -148,4 +266,4 @@ def log_run_safely(run: RunDir, cfg: ExperimentConfig, *, uri: str | None = None
               f"  results are on disk; log them later with: mosebench log {run.root}", flush=True)
         return f"failed: {exc!r:.200}"
     pending.unlink(missing_ok=True)
-    return f"logged {len(ids)} run(s) to {uri}"
+    return f"logged {len(ids)} run(s) to {uri}" if ids else f"every scored cell already logged to {uri}"

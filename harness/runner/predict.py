@@ -13,7 +13,7 @@ import socket
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -26,20 +26,15 @@ class ShardFailed(RuntimeError):
     """Raised at the end of a shard when some of its videos failed (their records say why)."""
 
 
-@dataclass(frozen=True)
-class ShardReport:
-    shard: int
-    done: tuple[str, ...]  # "cell/video" predicted now
-    skipped: tuple[str, ...]  # already complete
-    failed: tuple[str, ...]
-
-
 def _job_id() -> str:
-    for var in ("SLURM_ARRAY_JOB_ID", "SLURM_JOB_ID", "SUBMITIT_LOCAL_JOB_ID"):
-        if os.environ.get(var):
-            task = os.environ.get("SLURM_ARRAY_TASK_ID")
-            return f"{os.environ[var]}_{task}" if var == "SLURM_ARRAY_JOB_ID" and task else os.environ[var]
-    return f"inline-{os.getpid()}"
+    """The submitit job running this code (``<array>_<task>`` for a SLURM array task, the controller's
+    pid for a local job), or ``inline-<pid>`` when the shard runs in the driver itself."""
+    import submitit
+
+    try:
+        return str(submitit.JobEnvironment().job_id)
+    except RuntimeError:  # not inside a submitit job: cluster=inline
+        return f"inline-{os.getpid()}"
 
 
 def _labels_from_boxes(boxes: Mapping[int, Any], shape: tuple[int, int]):
@@ -150,12 +145,13 @@ def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, d
 
 
 def run_shard(run_dir: str | os.PathLike, shard: Shard, *, method_overrides: Mapping[str, Any] | None = None,
-              force_before: float | None = None, attempt: int = 1, progress: bool = False) -> ShardReport:
+              force_before: float | None = None, attempt: int = 1, progress: bool = False) -> None:
     """Predict every video of ``shard`` that has no complete record (or one older than
     ``force_before``). A failing video gets a ``failed`` record with its traceback; the others go
     on; :class:`ShardFailed` is raised at the end if any failed."""
     from harness import registry
     from harness.config import adapter_name
+    from harness.contract import checked_method
     from harness.runner.identity import IdentityChanged, git_state, video_fingerprint
     from harness.runner.plan import make_setting, method_code, open_dataset, retry_overrides_for
     from harness.runner.rundir import cell_identity, load_run_config, run_cells
@@ -163,8 +159,6 @@ def run_shard(run_dir: str | os.PathLike, shard: Shard, *, method_overrides: Map
     run = RunDir(Path(run_dir))
     cfg = load_run_config(run)
     git = git_state()  # the code this shard runs, compared with the plan's before any prediction
-    done: list[str] = []
-    skipped: list[str] = []
     failed: list[str] = []
     tracebacks: list[str] = []
     bar = None
@@ -178,7 +172,6 @@ def run_shard(run_dir: str | os.PathLike, shard: Shard, *, method_overrides: Map
                                                    cells[item.cell].dataset)
         cell_dir = run.cell(item.cell)
         todo = [v for v in item.videos if not cell_dir.is_done(v, newer_than=force_before)]
-        skipped += [f"{item.cell}/{v}" for v in item.videos if v not in todo]
         if bar is not None:
             bar.update(len(item.videos) - len(todo))
         if not todo:
@@ -192,7 +185,8 @@ def run_shard(run_dir: str | os.PathLike, shard: Shard, *, method_overrides: Map
         planned = cell_identity(run, item.cell)
         code = method_code(cfg, method_name, git)
         changed = planned.code.changes(code) if planned is not None else []
-        method = registry.create(name, mcfg, cfg.device) if not changed else None
+        # checked under its registered name: errors say `check-method NAME` with the name a user passes
+        method = checked_method(registry.create(name, mcfg, cfg.device), name) if not changed else None
         setting = make_setting(cfg, setting_name)
         dataset = open_dataset(cfg.dataset[dataset_name])
         for v in todo:
@@ -212,7 +206,6 @@ def run_shard(run_dir: str | os.PathLike, shard: Shard, *, method_overrides: Map
                                           f"the run on the current data: mosebench resume --force {run.root}")
                 predict_video(method, setting, dataset.video(v), cell_dir, device=cfg.device, attempt=attempt,
                               writers=cfg.writer_threads, provenance=prov)
-                done.append(f"{item.cell}/{v}")
             except Exception as exc:
                 tb = traceback.format_exc()
                 write_json(cell_dir.record_path(v), {"status": FAILED, "video": v, "error": repr(exc),
@@ -230,8 +223,6 @@ def run_shard(run_dir: str | os.PathLike, shard: Shard, *, method_overrides: Map
         del method
     if bar is not None:
         bar.close()
-    report = ShardReport(shard.index, tuple(done), tuple(skipped), tuple(failed))
     if failed:
         raise ShardFailed(f"shard {shard.index}: {len(failed)} video(s) failed: {', '.join(failed)} "
                           "(full tracebacks in each video's record)\n" + "\n".join(tracebacks[:5]))
-    return report

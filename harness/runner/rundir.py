@@ -313,3 +313,13 @@ def clean_driver_temp(run: RunDir) -> list[str]:
             tmp.unlink(missing_ok=True)
             removed.append(tmp.name)
     return removed
+
+
+def clean_job_temp(folder: Path) -> list[str]:
+    """Remove submitit's ``*.save_tmp`` files (a result pickle being written when its job died, e.g. on a
+    full disk) from a run's job folder. Call only once no job of the run is alive (with the lock held)."""
+    removed = []
+    for tmp in Path(folder).glob("*.save_tmp"):
+        tmp.unlink(missing_ok=True)
+        removed.append(tmp.name)
+    return removed

@@ -115,11 +115,11 @@ def write_vot_outputs(out: Path, s: Any, label: str) -> None:
 
 def _interactive(setting: Any, dataset: Any, dcfg: Any, records: Mapping[str, dict], pred: Path, out: Path,
                  label: str) -> dict[str, Any]:
-    from harness.metrics.interactive import InteractiveVideo, summarize
+    from harness.metrics.interactive import InteractiveVideo, summarize_interactive
     from harness.runner.rundir import write_json
 
     videos = _details(records, InteractiveVideo)
-    s = summarize([videos[v] for v in sorted(videos)], setting.cfg.summary_options)
+    s = summarize_interactive([videos[v] for v in sorted(videos)], setting.cfg.summary_options)
     write_json(out / "interactive.json", s.as_dict())
     keep = set(setting.metrics)
     return {"metrics": {k: v for k, v in _numbers(s.as_dict()).items() if k in keep}, "n_objects": s.n_entries}

@@ -45,6 +45,6 @@ class AggregateStep(submitit.helpers.Checkpointable):
         self.run_dir = str(run_dir)
 
     def __call__(self) -> Any:
-        from harness.runner.aggregate import aggregate_run
+        from harness.runner.cell_summary import aggregate_run
 
         return aggregate_run(self.run_dir)

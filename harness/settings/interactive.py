@@ -41,7 +41,7 @@ import numpy as np
 from harness.api import FrameResult, PromptKind
 from harness.metrics.interactive import InteractionRound, InteractiveVideo, ObjectScores, SummaryOptions
 from harness.options import check_ranges, option
-from harness.settings import _drive
+from harness.settings import multisession
 from harness.settings.base import Emit, Requirements, Setting, SettingOutcome
 from harness.settings.robot import RobotConfig
 from harness.timing import ModelTimer, WorkLog
@@ -119,7 +119,7 @@ class InteractiveSetting(Setting):
 
         cfg: InteractiveConfig = self.cfg
         caps = method.capabilities
-        name = _drive.method_name(method)
+        name = multisession.method_name(method)
         objects = sorted(int(o) for o in video.objects)
         shape = (video.height, video.width)
         n = len(video)
@@ -131,7 +131,7 @@ class InteractiveSetting(Setting):
         frame = choose_first_frame(gts, objects)
         use_scribbles = PromptKind.SCRIBBLE in caps.prompts
         # prompt frames are chosen by the robot as the loop goes: not known when sessions open
-        groups = _drive.plan_sessions(caps, dict.fromkeys(objects, None))
+        groups = multisession.plan_sessions(caps, dict.fromkeys(objects, None))
         session_of = {o: gi for gi, g in enumerate(groups) for o in g}
         budget = cfg.seconds_per_object_interaction * cfg.max_interactions * len(objects)
 
@@ -146,7 +146,7 @@ class InteractiveSetting(Setting):
         cumulative = 0.0
         stop_reason = "max_interactions"
         with ExitStack() as stack:
-            sessions = _drive.open_sessions(stack, method, video, len(groups))
+            sessions = multisession.open_sessions(stack, method, video, len(groups))
             prompted: set[int] = set()
             for i in range(1, cfg.max_interactions + 1):
                 pred_f = accepted[frame].get() if accepted is not None else np.zeros(shape, np.uint8)
@@ -160,7 +160,7 @@ class InteractiveSetting(Setting):
                         continue
                     timer.call(sessions[session_of[obj]].add_prompt, p)
                     prompted.add(session_of[obj])
-                    records.append(_drive.prompt_record(p, interaction=i))
+                    records.append(multisession.prompt_record(p, interaction=i))
                 prompt_s = timer.pop()
                 work.add_other(prompt_s)
                 active = [sessions[gi] for gi in sorted(prompted)]
@@ -169,7 +169,7 @@ class InteractiveSetting(Setting):
                 done: list[bool] = []
                 sums = {o: np.zeros(3) for o in objects}
                 frame_jf: dict[int, float] = {}
-                for fr in _drive.lockstep(active, video, name, timer):
+                for fr in multisession.lockstep(active, video, name, timer):
                     labels = masks_to_labels({o: fr.masks[o] for o in objects if o in fr.masks}, shape)
                     store.append(_Packed(labels))
                     times.append(fr.model_time_s)

@@ -10,7 +10,7 @@ Every object is prompted on the first frame it is annotated in (``Video.objects`
 
 Objects that start after the first prompted frame need ``capabilities.add_objects_mid_video``;
 methods without it get one session per distinct start frame, methods without ``multi_object`` one
-session per object (see :mod:`harness.settings._drive`). Nothing is refused for that reason.
+session per object (see :mod:`harness.settings.multisession`). Nothing is refused for that reason.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 
 from harness.api import BoxPrompt, FrameResult, MaskPrompt, PointsPrompt, PromptKind
 from harness.boxes import box_of_mask
-from harness.settings import _drive
+from harness.settings import multisession
 from harness.settings.base import Emit, Requirements, Setting, SettingOutcome
 from harness.timing import ModelTimer
 
@@ -50,12 +50,12 @@ class SemiSupervisedSetting(Setting):
 
     def _run(self, method: Method, video: Video, emit: Emit,
              on_frame: Any = None) -> SettingOutcome:
-        starts = _drive.start_frames(video)
-        groups = _drive.plan_sessions(method.capabilities, starts)
+        starts = multisession.start_frames(video)
+        groups = multisession.plan_sessions(method.capabilities, starts)
         records: list[dict[str, Any]] = []
-        name = _drive.method_name(method)
+        name = multisession.method_name(method)
         with ExitStack() as stack:
-            sessions = _drive.open_sessions(stack, method, video, len(groups))
+            sessions = multisession.open_sessions(stack, method, video, len(groups))
             gt_cache: dict[int, np.ndarray] = {}
             # Taking a prompt is model work (SAM2 encodes the frame and its memory there): it is
             # charged to the prompt's frame so that FPS counts it, as upstream timings do.
@@ -70,7 +70,7 @@ class SemiSupervisedSetting(Setting):
                     records += self.prompt_object(session, method, f, obj, mask, timer)
                     prompt_s[f] = prompt_s.get(f, 0.0) + timer.pop()
             gt_cache.clear()
-            for fr in _drive.lockstep(sessions, video, name):
+            for fr in multisession.lockstep(sessions, video, name):
                 if fr.frame in prompt_s:
                     fr = dataclasses.replace(fr, model_time_s=fr.model_time_s + prompt_s[fr.frame])
                 if on_frame is not None:
@@ -95,7 +95,7 @@ class MaskSetting(SemiSupervisedSetting):
     def prompt_object(self, session, method, frame, obj_id, mask, timer):
         p = MaskPrompt(frame=frame, obj_id=obj_id, mask=mask)
         timer.call(session.add_prompt, p)
-        return [_drive.prompt_record(p)]
+        return [multisession.prompt_record(p)]
 
 
 class BoxSetting(SemiSupervisedSetting):
@@ -112,7 +112,7 @@ class BoxSetting(SemiSupervisedSetting):
             raise DataError(f"object {obj_id} has an empty mask on its first annotated frame {frame}")
         p = BoxPrompt(frame=frame, obj_id=obj_id, box=box)
         timer.call(session.add_prompt, p)
-        return [_drive.prompt_record(p)]
+        return [multisession.prompt_record(p)]
 
 
 class PointSetting(SemiSupervisedSetting):
@@ -129,7 +129,7 @@ class PointSetting(SemiSupervisedSetting):
             p = PointsPrompt(frame=frame, obj_id=obj_id, points=tuple(c.xy for c in clicks),
                              labels=(1,) * len(clicks))
             timer.call(session.add_prompt, p)
-            return [_drive.prompt_record(p, rules=[c.rule for c in clicks])]
+            return [multisession.prompt_record(p, rules=[c.rule for c in clicks])]
         records = []
         clicks: list = []
         pred = None
@@ -141,7 +141,7 @@ class PointSetting(SemiSupervisedSetting):
             p = PointsPrompt(frame=frame, obj_id=obj_id, points=(ck.xy,), labels=(1,))
             fb = timer.call(session.add_prompt, p)
             pred = None if not fb or obj_id not in fb else np.asarray(fb[obj_id], dtype=bool)
-            records.append(_drive.prompt_record(p, rules=[ck.rule]))
+            records.append(multisession.prompt_record(p, rules=[ck.rule]))
         return records
 
 

@@ -12,7 +12,7 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING, ClassVar
 
 from harness.metrics.unsupervised import MAX_PROPOSALS, ProposalsVideo
-from harness.settings import _drive
+from harness.settings import multisession
 from harness.settings.base import Emit, Requirements, Setting, SettingOutcome
 from harness.settings.semi import VOS_METRICS
 
@@ -27,21 +27,21 @@ class UnsupervisedSetting(Setting):
     scoring: ClassVar[str] = "unsupervised"
 
     def run(self, method: Method, video: Video, emit: Emit) -> SettingOutcome:
-        name = _drive.method_name(method)
+        name = multisession.method_name(method)
         seen: set[int] = set()
         with ExitStack() as stack:
-            sessions = _drive.open_sessions(stack, method, video, 1, max_objects=MAX_PROPOSALS)
-            for fr in _drive.lockstep(sessions, video, name):
+            sessions = multisession.open_sessions(stack, method, video, 1, max_objects=MAX_PROPOSALS)
+            for fr in multisession.lockstep(sessions, video, name):
                 ids = {int(k) for k, m in fr.masks.items() if m is not None and m.any()}
                 ids |= {int(k) for k, b in fr.boxes.items() if b is not None}
                 seen |= ids
                 if len(seen) > MAX_PROPOSALS:
-                    raise _drive.MethodOutputError(
+                    raise multisession.MethodOutputError(
                         f"method '{name}' proposed {len(seen)} objects on video '{video.name}' "
                         f"(ids {sorted(seen)}); the unsupervised protocol allows {MAX_PROPOSALS}: "
                         "the adapter must honour open_session(max_objects=...)")
                 if any(not 1 <= k <= 255 for k in ids):
-                    raise _drive.MethodOutputError(
+                    raise multisession.MethodOutputError(
                         f"method '{name}' used proposal ids {sorted(ids)} on video '{video.name}'; "
                         "ids must be in 1..255 to fit the label PNGs")
                 emit(fr)

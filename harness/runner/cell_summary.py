@@ -144,11 +144,17 @@ def aggregate_run(run_dir: str | os.PathLike, *, log_mlflow: bool = True, force:
         else:
             err.unlink(missing_ok=True)
         (summaries.append(s) if s else incomplete.append(cell.name))
-    status = "disabled"
-    if log_mlflow and cfg.mlflow.enabled and summaries:
+    if not cfg.mlflow.enabled:
+        status = "disabled"
+    elif not summaries:
+        status = "nothing to log (no cell is scored)"
+    elif log_mlflow:
         from harness.runner.mlflow_log import log_run_safely
 
         status = log_run_safely(run, cfg)
+    else:  # logged elsewhere (the SLURM scoring job, `mosebench log`): keep what it said
+        status = ((read_json(run.root / "aggregate.json", {}) or {}).get("mlflow")
+                  or f"not logged yet (mosebench log {run.root})")
     write_json(run.root / "aggregate.json", {"cells": [s["cell"] for s in summaries],
                                              "incomplete": incomplete, "mlflow": status,
                                              "time": time.time()})
