@@ -70,11 +70,11 @@ class DecoderScript:
         np.savez_compressed(path, **arrays)
 
 
-# The script of tests/golden/rcms: confident frames 1-5 except a low-IoU frame 3, every object
-# gone on frames 6-8 (RCMS promotes, per object, the qualifying frames 5, 4, 2, 1: never 3, never
-# frame 0), confident again afterwards.
+# The script of tests/golden/rcms: confident frames 1-6 except a low-IoU frame 3, every object
+# gone on frames 7-9 (RCMS promotes, per object, the latest 4 qualifying frames 6, 5, 4, 2: never
+# 3, and 1 is past the cap of 4; never frame 0), confident again afterwards.
 RCMS_GOLDEN_SCRIPT: dict[int, Offsets] = {
-    **{t: Offsets(score=6.0, mask=6.0, iou=2.0) for t in (1, 2, 4, 5, 9, 10, 11)},
+    **{t: Offsets(score=6.0, mask=6.0, iou=2.0) for t in (1, 2, 4, 5, 6, 10, 11)},
     3: Offsets(score=6.0, mask=6.0, iou=-5.0),
-    **{t: Offsets(score=-12.0) for t in (6, 7, 8)},
+    **{t: Offsets(score=-12.0) for t in (7, 8, 9)},
 }

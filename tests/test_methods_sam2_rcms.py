@@ -107,18 +107,19 @@ def test_random_weights_match_the_golden_checkpoint(rcms):
 
 
 @pytest.mark.parametrize("video_name,promoted", [
-    ("first", {1: [5, 4, 2, 1], 2: [5, 4, 2, 1]}),  # vos_inference (batched), objects on frame 0
-    ("later", {1: [5, 4, 2, 1], 2: [5, 4]}),        # --track_object_appearing_later_in_video
+    ("first", {1: [6, 5, 4, 2], 2: [6, 5, 4, 2]}),  # vos_inference (batched), objects on frame 0
+    ("later", {1: [6, 5, 4, 2], 2: [6, 5, 4]}),     # --track_object_appearing_later_in_video
 ])
 def test_bit_equal_to_the_original_entry_point_with_promotions(rcms, video_name, promoted):
     from PIL import Image
 
     video = _read_video(video_name)
     results, records, objects, _ = _run(rcms, video, _mask_prompts(video_name), RCMS_GOLDEN_SCRIPT)
-    # the mechanism fired, as scripted: each object vanished on frame 6 and got its qualifying
-    # frames (never frame 3 with its low IoU, never frame 0, never frames before its prompt) promoted
+    # the mechanism fired, as scripted: each object vanished on frame 7 and got its latest 4
+    # qualifying frames promoted (never frame 3 with its low IoU, frame 1 past the cap of 4, never
+    # frame 0, never frames before its prompt)
     assert {oid: o.promoted for oid, o in objects.items()} == promoted
-    assert all(o.disappeared_at == 6 for o in objects.values())
+    assert all(o.disappeared_at == 7 for o in objects.values())
     # masks: the original's PNGs, pixel for pixel (and not vacuous: objects present, then gone)
     pngs = sorted((GOLDEN / f"expected_{video_name}" / video_name).glob("*.png"))
     assert len(results) == len(pngs) == len(video)
@@ -126,7 +127,7 @@ def test_bit_equal_to_the_original_entry_point_with_promotions(rcms, video_name,
         want = np.array(Image.open(png))
         got = _labels(r.masks, want.shape)
         assert np.array_equal(got, want), f"{video_name} frame {r.frame}: {(got != want).sum()} pixels differ"
-    assert all(r.masks[1].any() for r in results[1:6]) and not any(r.masks[1].any() for r in results[6:9])
+    assert all(r.masks[1].any() for r in results[1:7]) and not any(r.masks[1].any() for r in results[7:10])
     # every decoder output bit-equal, and the same number of conditioning memories at each step
     # (the original runs objects one after the other in 'later' mode: compare as multisets)
     golden = _records(np.load(GOLDEN / f"decoder_{video_name}.npz"))
@@ -135,9 +136,9 @@ def test_bit_equal_to_the_original_entry_point_with_promotions(rcms, video_name,
         assert [_key(r) for r in records] == [_key(r) for r in golden]
     else:
         assert sorted(map(_key, records)) == sorted(map(_key, golden))
-    # promoted frames reached the original's memory too: one conditioning frame on frame 6, then more
-    assert sorted(r[1] for r in golden if r[0] == 6) == [1] * len(promoted)
-    assert sorted(r[1] for r in golden if r[0] == 7) == sorted(1 + len(p) for p in promoted.values())
+    # promoted frames reached the original's memory too: one conditioning frame on frame 7, then more
+    assert sorted(r[1] for r in golden if r[0] == 7) == [1] * len(promoted)
+    assert sorted(r[1] for r in golden if r[0] == 8) == sorted(1 + len(p) for p in promoted.values())
 
 
 # a longer video: frames 1-4 qualify, 5-21 do not (low IoU), the object vanishes on frame 22;
