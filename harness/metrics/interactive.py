@@ -159,7 +159,7 @@ def curve_metrics(time_s: Sequence[float], value: Sequence[float], global_timeou
 def summarize_interactive(videos: Sequence[InteractiveVideo], options: SummaryOptions) -> InteractiveSummary:
     """Dataset summary from the interactive setting's per-video results (see the module docstring)."""
     if not videos:
-        raise ValueError("no interactive records to summarize_interactive")
+        raise ValueError("no interactive records to summarize")
     n_max = options.max_interactions
     n_obj_total = 0
     sums = np.zeros(n_max)

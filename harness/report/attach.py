@@ -79,6 +79,7 @@ def ingest(cell_dir: str | Path, result: ServerResult, *, replace: bool = False)
         "videos": len(records), "frames": sum(r["frames"] for r in records.values()),
         "n_objects": len(result.per_object) or None, "metrics": metrics, "source": "server",
         "server_result": source, "model_s": sum(r["model_s"] for r in records.values()),
+        "model_frames": sum(r["model_frames"] for r in records.values()),
         "loop_s": sum(r["loop_s"] for r in records.values()),
         "jobs": sorted({str(r.get("job")) for r in records.values()}), "records_digest": _digest(records),
         "scored_at": time.time(),
