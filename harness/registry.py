@@ -43,6 +43,8 @@ BUILTINS: dict[str, str] = {
     "proposals": "adapters.motion_proposals:MotionProposals",
     "csrt": "adapters.opencv_trackers:CSRTTracker",
     "mil": "adapters.opencv_trackers:MILTracker",
+    "trax": "adapters.trax_method:TraxMethod",
+    "trax-csrt": "adapters.trax_method:TraxCSRT",
     "sam2": "adapters.sam2_vos:SAM2",
     "sam2-t": "adapters.sam2_vos:SAM2Tiny",
     "sam2-s": "adapters.sam2_vos:SAM2Small",

@@ -1,0 +1,60 @@
+"""TraX server around OpenCV's CSRT tracker (``trax-csrt``; the CI test tracker).
+
+Run in any interpreter with ``vot-trax``, ``opencv-contrib-python-headless`` and ``numpy``::
+
+    python harness/trax_csrt_server.py            # started by the harness, TRAX_SOCKET set
+
+The init frame is answered with the given box; a frame where CSRT loses the target is answered
+with the last box (box trackers never say "absent"), unlike the in-process ``csrt`` which reports
+``None`` there.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # trax_server.py beside this file
+
+from trax_server import serve  # noqa: E402
+
+
+def _int_box(box, shape, min_side=8):
+    """``(x, y, w, h)`` floats -> ints inside the ``(H, W)`` image, each side at least ``min_side``."""
+    h_img, w_img = shape
+    x, y, w, h = box
+    w = max(int(round(w)), min_side)
+    h = max(int(round(h)), min_side)
+    x = min(max(int(round(x)), 0), max(w_img - w, 0))
+    y = min(max(int(round(y)), 0), max(h_img - h, 0))
+    return x, y, min(w, w_img), min(h, h_img)
+
+
+class CSRT:
+    def __init__(self) -> None:
+        import cv2
+
+        self.cv2 = cv2
+        self.tracker = cv2.TrackerCSRT.create()
+        self.box = (0.0, 0.0, 0.0, 0.0)
+
+    def _read(self, path: str):
+        img = self.cv2.imread(path, self.cv2.IMREAD_COLOR)
+        if img is None:
+            raise OSError(f"cannot read frame {path}")
+        return img
+
+    def initialize(self, path: str, box) -> None:
+        img = self._read(path)
+        self.tracker.init(img, _int_box(box, img.shape[:2]))
+        self.box = tuple(box)
+
+    def track(self, path: str):
+        ok, b = self.tracker.update(self._read(path))
+        if ok:
+            self.box = tuple(float(v) for v in b)
+        return self.box  # a box tracker never says "absent": the last box stands (TABLE 10 semantics)
+
+
+if __name__ == "__main__":
+    serve(CSRT, name="csrt", description="OpenCV TrackerCSRT behind TraX (mosebench)")
