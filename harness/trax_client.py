@@ -72,6 +72,30 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
+def _release_client(client) -> None:
+    """Free the libtrax handle of ``client`` now, while its logging callback is still referenced.
+
+    vot-trax 4.0.2 frees the handle from a weakref finalizer that can run after the client's ctypes
+    logging callback is gone; libtrax then calls freed memory (seen as a segfault of the harness
+    after a tracker crash). Running that finalizer here, in order, and disowning the handle avoids it.
+    """
+    import trax
+
+    handle = getattr(client, "_handle", None)
+    ref = getattr(handle, "ref", None)
+    if ref is not None and id(ref) in trax._finalize_refs:
+        trax._run_finalizer(ref)
+    if handle is not None:
+        handle.ref = None
+
+
+def _shutdown(proc: subprocess.Popen, clients: list) -> None:
+    """Kill the tracker and free its TraX client (the finalizer of an unclosed :class:`TraxTracker`)."""
+    _kill_group(proc)
+    while clients:
+        _release_client(clients.pop())
+
+
 class TraxTracker:
     """One tracker process speaking TraX.
 
@@ -104,15 +128,18 @@ class TraxTracker:
             self._stderr.close()
             self._listen.close()
             raise TrackerFault(f"{label}: cannot start the tracker {self.argv}: {exc}") from None
-        self._finalizer = weakref.finalize(self, _kill_group, self.proc)
+        self._clients: list = []  # the client, kept alive by the finalizer until its handle is freed
+        self._finalizer = weakref.finalize(self, _shutdown, self.proc, self._clients)
         try:
             # libtrax waits for the tracker to connect within its timeout (whole seconds)
             self.client = self._guarded(lambda: Client(stream=self._listen.fileno(), timeout=max(1, math.ceil(startup_timeout_s)),
                                                        log=lambda _msg: None),
-                                        startup_timeout_s + 5, "start up and complete the TraX handshake")
+                                        startup_timeout_s + 5,
+                                        f"start up and complete the TraX handshake within {startup_timeout_s:g} s")
         except BaseException:
             self.close()
             raise
+        self._clients.append(self.client)
         self.handshake = Handshake(name=self.client.tracker_name, regions=tuple(self.client.region_formats),
                                    images=tuple(self.client.image_formats))
 
@@ -208,8 +235,7 @@ class TraxTracker:
             except Exception:  # noqa: BLE001 - it is killed below anyway
                 pass
         self.client = None
-        _kill_group(self.proc)
-        self._finalizer.detach()
+        self._finalizer()  # kill the process group, then free the client's handle
         self._stderr.close()
         self._listen.close()
 

@@ -1,0 +1,134 @@
+"""The out-of-process TraX runtime with a real tracker in its own virtual environment (no mocks).
+
+The tracker is OpenCV's CSRT behind ``harness/trax_csrt_server.py`` (and its faulty twin,
+``tests/_trax_fault_server.py``) running in a venv created by the test; the harness drives it over
+a TraX socket through the real runner (inline executor).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+from _runner_common import REPO, cli, run_dir_from, smoke
+from _trax_env import make_tracker_env
+
+from harness.config import load_experiment
+from harness.runner.driver import run_experiment
+from harness.runner.rundir import RunDir
+
+pytest.importorskip("trax", reason="vot-trax is a dependency (pyproject.toml); pip install vot-trax==4.0.2")
+FAULT_SERVER = str(REPO / "tests" / "_trax_fault_server.py")
+
+
+@pytest.fixture(scope="module")
+def tracker_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    python, _how = make_tracker_env(tmp_path_factory.mktemp("trax-env"))
+    return python
+
+
+def _tracker_processes(python: Path) -> list[psutil.Process]:
+    """Live processes running the test venv's interpreter (unique to this test session)."""
+    out = []
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = p.info.get("cmdline") or []
+        if cmd and cmd[0] == str(python):
+            out.append(p)
+    return out
+
+
+def _records(run_dir: Path, cell: str) -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text()) for p in (run_dir / cell / "records").glob("*.json")}
+
+
+def test_tracker_runs_in_its_own_interpreter_as_a_child_seen_by_peak_rss(tracker_python, synth_data):
+    from harness import registry
+    from harness.api import BoxPrompt
+    from harness.boxes import box_of_mask
+    from harness.data import open_dataset
+    from harness.runner.memory import tree_rss_bytes
+
+    method = registry.create("trax-csrt", registry.build_config(registry.get("trax-csrt"),
+                                                                {"python": str(tracker_python)}), "cpu")
+    assert _tracker_processes(tracker_python) == []  # the handshake probe is gone
+    ds = open_dataset(synth_data)
+    video = ds.video(ds.videos[0])
+    oid, first = sorted(video.objects.items())[0]
+    box = box_of_mask(video.gt(first) == oid)
+    with method.open_session(video.frames) as session:
+        session.add_prompt(BoxPrompt(frame=first, obj_id=oid, box=box))
+        results = session.propagate()
+        for r in results:
+            if r.processed:
+                break
+        procs = _tracker_processes(tracker_python)
+        assert len(procs) == 1 and procs[0].ppid() == os.getpid()  # a child: PeakRSS samples it
+        assert procs[0].cmdline()[0] != sys.executable  # the test venv's interpreter, not ours
+        rss = procs[0].memory_info().rss
+        assert rss > 10 * 2**20 and tree_rss_bytes() >= psutil.Process().memory_info().rss + rss // 2
+        rest = list(results)
+    assert rest and all(r.model_time_s > 0 for r in rest)  # the tracker's own per-frame time
+    assert _tracker_processes(tracker_python) == []  # closed with the session
+
+
+def test_an_exception_in_the_caller_kills_the_tracker(tracker_python, synth_data):
+    from harness.trax_client import TraxTracker
+
+    with pytest.raises(KeyError), TraxTracker([str(tracker_python), str(REPO / "harness" / "trax_csrt_server.py")]):
+        assert len(_tracker_processes(tracker_python)) == 1
+        raise KeyError("the runner failed elsewhere")
+    assert _tracker_processes(tracker_python) == []
+
+
+def test_trax_csrt_end_to_end_through_the_runner(tmp_path, synth_data, tracker_python):
+    setting = "vot"
+    cfg = load_experiment("smoke", smoke(tmp_path, synth_data, "method=trax-csrt", f"setting={setting}",
+                                         f"method.python={tracker_python}")[1:])
+    out = run_experiment(cfg, quiet=True)
+    assert not out.failures and not out.incomplete
+    cell = f"trax-csrt--{setting}--synth-tiny"
+    recs = _records(RunDir(out.run_dir).root, cell)
+    assert len(recs) == 3 and all(r["status"] == "done" for r in recs.values())
+    for r in recs.values():
+        assert r["boxes"] and r["model_frames"] > 0 and r["model_s"] > 0
+        assert all(len(b) == r["frames"] for b in r["boxes"].values())
+    assert out.summaries[0]["metrics"]["AUC"] > 5  # CSRT follows the synthetic objects
+    assert _tracker_processes(tracker_python) == []
+
+
+def test_mask_settings_refuse_a_box_tracker_before_it_starts(tmp_path, synth_data, tracker_python):
+    """The box setting scores masks: a box-output TraX tracker is refused (exit 2), no process started."""
+    proc = cli("run", *smoke(tmp_path, synth_data, "method=trax-csrt", "setting=box",
+                             f"method.python={tracker_python}"), check=False)
+    assert proc.returncode == 2 and "needs mask output" in proc.stderr + proc.stdout
+    assert _tracker_processes(tracker_python) == []
+
+
+def test_each_fault_fails_its_video_only(tmp_path, make_synth, tracker_python):
+    """Five videos: a slow start (the first video's first tracker), a crash, a hang and a garbage
+    box each fail one video with a clear error; the fifth video completes."""
+    data = make_synth(videos=5, frames=6)
+    from harness.data import open_dataset
+
+    v = open_dataset(data).videos
+    state = tmp_path / "starts"
+    args = (f"[--slow-start,2,--state,{state},--crash,{v[1]}@2,--hang,{v[2]}@3,--garbage,{v[3]}@2]")
+    proc = cli("run", *smoke(tmp_path, data, "method=trax", f"method.python={tracker_python}",
+                             f"method.command={FAULT_SERVER}", f"method.args={args}", "setting=vot",
+                             "method.startup_timeout_s=20", "method.frame_timeout_s=8"),
+               check=False, timeout=600)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    recs = _records(run_dir_from(proc.stdout), "trax--vot--synth-tiny")
+    assert set(recs) == set(v)
+    assert recs[v[4]]["status"] == "done" and recs[v[4]]["boxes"]
+    errors = {name: recs[name].get("error", "") for name in v[:4]}
+    assert all(recs[name]["status"] == "failed" for name in v[:4]), errors
+    assert "handshake within 20 s" in errors[v[0]]
+    assert "exited with status 3" in errors[v[1]] and "planted crash" in errors[v[1]]  # the stderr tail
+    assert "timed out" in errors[v[2]] and "the tracker was killed" in errors[v[2]]
+    assert "malformed box" in errors[v[3]] and "-5.0" in errors[v[3]]
+    assert _tracker_processes(tracker_python) == []
