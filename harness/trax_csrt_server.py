@@ -20,14 +20,22 @@ from trax_server import serve  # noqa: E402
 
 
 def _int_box(box, shape, min_side=8):
-    """``(x, y, w, h)`` floats -> ints inside the ``(H, W)`` image, each side at least ``min_side``."""
+    """``(x, y, w, h)`` floats -> ints inside the ``(H, W)`` image, a side under ``min_side`` grown
+    about its centre: the same rounding as ``adapters.prompt_masks.int_box`` (used by the in-process
+    ``csrt``), written out here because this file runs without mosebench."""
     h_img, w_img = shape
-    x, y, w, h = box
-    w = max(int(round(w)), min_side)
-    h = max(int(round(h)), min_side)
-    x = min(max(int(round(x)), 0), max(w_img - w, 0))
-    y = min(max(int(round(y)), 0), max(h_img - h, 0))
-    return x, y, min(w, w_img), min(h, h_img)
+    x, y, w, h = (float(v) for v in box)
+    if w < min_side:
+        x, w = x + w / 2 - min_side / 2, min_side
+        x = min(max(x, 0), max(w_img - w, 0))
+    if h < min_side:
+        y, h = y + h / 2 - min_side / 2, min_side
+        y = min(max(y, 0), max(h_img - h, 0))
+    x0 = int(min(max(round(x), 0), w_img - 1))
+    y0 = int(min(max(round(y), 0), h_img - 1))
+    x1 = int(min(max(round(x + w), x0 + 1), w_img))
+    y1 = int(min(max(round(y + h), y0 + 1), h_img))
+    return x0, y0, x1 - x0, y1 - y0
 
 
 class CSRT:

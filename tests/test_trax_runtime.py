@@ -132,3 +132,41 @@ def test_each_fault_fails_its_video_only(tmp_path, make_synth, tracker_python):
     assert "timed out" in errors[v[2]] and "the tracker was killed" in errors[v[2]]
     assert "malformed box" in errors[v[3]] and "-5.0" in errors[v[3]]
     assert _tracker_processes(tracker_python) == []
+
+
+def test_out_of_process_csrt_gives_the_in_process_csrt_boxes(tracker_python, synth_data):
+    """Same OpenCV tracker, same frames, same init rounding: the boxes over TraX equal the in-process
+    ``csrt`` adapter's on every frame it reports a box (it says None where CSRT loses the target; the
+    TraX server repeats the last box there, as box trackers do)."""
+    import subprocess
+
+    import cv2
+
+    from harness import registry
+    from harness.api import BoxPrompt
+    from harness.boxes import box_of_mask
+    from harness.data import open_dataset
+
+    theirs = subprocess.run([str(tracker_python), "-c", "import cv2; print(cv2.__version__)"], capture_output=True,
+                            text=True, check=True).stdout.strip()
+    if theirs != cv2.__version__:
+        pytest.skip(f"OpenCV {theirs} in the tracker venv, {cv2.__version__} here: boxes may differ legitimately")
+    local = registry.create("csrt", None, "cpu")
+    remote = registry.create("trax-csrt", registry.build_config(registry.get("trax-csrt"),
+                                                                {"python": str(tracker_python)}), "cpu")
+    ds = open_dataset(synth_data)
+    compared = 0
+    for name in ds.videos[:2]:
+        video = ds.video(name)
+        for oid, first in sorted(video.objects.items()):
+            prompt = BoxPrompt(frame=first, obj_id=oid, box=box_of_mask(video.gt(first) == oid))
+            runs = []
+            for method in (local, remote):
+                with method.open_session(video.frames) as s:
+                    s.add_prompt(prompt)
+                    runs.append([r.boxes.get(oid) for r in s.propagate()])
+            for t, (a, b) in enumerate(zip(*runs)):
+                if a is not None:
+                    assert b is not None and tuple(a) == pytest.approx(tuple(b)), (name, oid, t, a, b)
+                    compared += 1
+    assert compared > 20
