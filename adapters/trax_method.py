@@ -7,15 +7,17 @@ one process per object and video (``multi_object=False``: the runner opens one s
 object), and talks TraX over a localhost socket (:mod:`harness.trax_client`); frames are passed as
 the dataset's JPEG paths.
 
-Capabilities: box prompts (a mask prompt is reduced to its bounding box) and box output, which is
-what a tracker offering TraX ``rectangle`` regions can do. The constructor starts the tracker once
-and checks its handshake (``rectangle`` regions, ``path`` images) before any video; a tracker that
-cannot is a :class:`~harness.errors.ConfigError` (exit 2). Mask regions are not supported yet.
+Capabilities: ``trax`` takes box prompts (a mask prompt is reduced to its bounding box) and gives
+boxes, through TraX ``rectangle`` regions; ``trax-mask`` takes mask prompts and gives one mask per
+frame, through TraX ``mask`` regions. The constructor starts the tracker once and checks its
+handshake (that region type, ``path`` images) before any video; a tracker that cannot is a
+:class:`~harness.errors.ConfigError` (exit 2).
 
 Model time per frame: the tracker's own report (object property ``time``, seconds, sent by
 :mod:`harness.trax_server`), else the client-side wall time of the TraX round trip (which includes
 the protocol and the tracker's image decoding). Faults (crash, hang past ``frame_timeout_s``,
-start-up past ``startup_timeout_s``, a reply that is not one finite rectangle) raise
+start-up past ``startup_timeout_s``, a reply that is not one finite rectangle or a mask that fits
+the frame) raise
 :class:`~harness.trax_client.TrackerFault` with the tracker's output tail: the runner fails that
 video and goes on.
 """
@@ -82,7 +84,7 @@ class TraxSession(Session):
     def __init__(self, method: TraxMethod, video: FrameSource) -> None:
         self.method = method
         self.video = video
-        self._init: tuple[int, int, Box] | None = None  # (frame, obj_id, box)
+        self._init: tuple[int, int, Box | np.ndarray] | None = None  # (frame, obj_id, box or mask)
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._tracker = None
 
@@ -94,6 +96,8 @@ class TraxSession(Session):
                                   f"of '{self.video.name}')")
         if isinstance(prompt, MaskPrompt):
             box = box_of_mask(prompt.mask)
+            if box is not None and self.method.capabilities.output is OutputKind.MASK:
+                box = np.asarray(prompt.mask, bool)  # the mask itself, sent as a TraX mask region
             if box is None:
                 raise ConfigError(f"empty mask prompt for object {prompt.obj_id} on frame {prompt.frame} "
                                   f"of '{self.video.name}': a box tracker needs a non-empty target")
@@ -121,21 +125,31 @@ class TraxSession(Session):
         if self._init is None:
             raise CapabilityError(f"method '{self.method.name}' needs a box prompt before propagate "
                                   f"(video '{self.video.name}')")
-        start, oid, box = self._init
+        start, oid, target = self._init
+        shape = (self.video.height, self.video.width)
+        masks = self.method.capabilities.output is OutputKind.MASK
         for t in range(start):  # before the object's prompt: nothing tracked
-            yield FrameResult(frame=t, boxes={oid: None}, model_time_s=0.0, processed=False)
+            if masks:
+                yield FrameResult(frame=t, masks={oid: np.zeros(shape, bool)}, processed=False)
+            else:
+                yield FrameResult(frame=t, boxes={oid: None}, processed=False)
         self._tracker = self.method.start_tracker()
         for t in range(start, len(self.video)):
             path = self._path(t)
             t0 = time.perf_counter()
             if t == start:
-                _, reported = self._tracker.initialize(path, box)
-                out = box  # the init frame reports the given box, as the in-process trackers do
+                out, reported = self._tracker.initialize(path, target, shape)
+                out = target  # the init frame reports the given target, as the in-process trackers do
             else:
-                out, reported = self._tracker.frame(path)
+                out, reported = self._tracker.frame(path, shape)
             wall = time.perf_counter() - t0
-            yield FrameResult(frame=t, boxes={oid: out}, scores={oid: 1.0},
-                              model_time_s=reported if reported is not None else wall)
+            model_time_s = reported if reported is not None else wall
+            if masks != isinstance(out, np.ndarray):
+                raise self._tracker._fault(f"frame {Path(path).name}", "a box where a mask is due or the reverse")
+            if masks:
+                yield FrameResult(frame=t, masks={oid: out}, scores={oid: 1.0}, model_time_s=model_time_s)
+            else:
+                yield FrameResult(frame=t, boxes={oid: out}, scores={oid: 1.0}, model_time_s=model_time_s)
 
     def close(self) -> None:
         if self._tracker is not None:
@@ -150,6 +164,7 @@ class TraxMethod(Method):
     """A TraX tracker in its own process (see the module docstring)."""
 
     name: ClassVar[str] = "trax"
+    region: ClassVar[str] = "rectangle"  # the TraX region type the tracker must offer
     Config = TraxConfig
     capabilities = Capabilities(
         prompts=frozenset({PromptKind.BOX, PromptKind.MASK}),
@@ -163,10 +178,11 @@ class TraxMethod(Method):
         self.argv, self.cwd = self._command(self.cfg)
         with self.start_tracker() as probe:  # the handshake, before any video
             hs = probe.handshake
-        if "rectangle" not in hs.regions or "path" not in hs.images:
+        if self.region not in hs.regions or "path" not in hs.images:
             raise ConfigError(f"method '{self.name}': the tracker {' '.join(self.argv)} offers TraX regions "
-                              f"{list(hs.regions)} and images {list(hs.images)}; mosebench needs 'rectangle' "
-                              "regions and 'path' images (mask regions are not supported yet)")
+                              f"{list(hs.regions)} and images {list(hs.images)}; this method kind needs "
+                              f"'{self.region}' regions and 'path' images"
+                              + (" (a mask tracker: adapter trax-mask)" if "mask" in hs.regions else ""))
         self.tracker_name = hs.name
 
     def _command(self, cfg: TraxConfig) -> tuple[list[str], str | None]:
@@ -202,6 +218,14 @@ class TraxMethod(Method):
 
     def open_session(self, video: FrameSource, max_objects: int = 20) -> Session:
         return TraxSession(self, video)
+
+
+class TraxMaskMethod(TraxMethod):
+    """A TraX tracker with mask regions: mask prompts in, one mask per frame out (VOS settings)."""
+
+    name = "trax-mask"
+    region = "mask"
+    capabilities = Capabilities(prompts=frozenset({PromptKind.MASK}), output=OutputKind.MASK, multi_object=False)
 
 
 @dataclass(frozen=True)

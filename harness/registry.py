@@ -45,6 +45,7 @@ BUILTINS: dict[str, str] = {
     "mil": "adapters.opencv_trackers:MILTracker",
     "trax": "adapters.trax_method:TraxMethod",
     "trax-csrt": "adapters.trax_method:TraxCSRT",
+    "trax-mask": "adapters.trax_method:TraxMaskMethod",
     "sam2": "adapters.sam2_vos:SAM2",
     "sam2-t": "adapters.sam2_vos:SAM2Tiny",
     "sam2-s": "adapters.sam2_vos:SAM2Small",

@@ -5,7 +5,7 @@ set, waits for the handshake within ``startup_timeout_s``, then answers ``initia
 calls, each within ``frame_timeout_s``. libtrax's calls block in C and have no per-call timeout,
 so a watchdog thread kills the process group when a deadline passes; the blocked call then
 returns with an error, which is raised as :class:`TrackerFault` saying it timed out. Every fault
-(crash, hang, a reply that is not one rectangle) is a :class:`TrackerFault` carrying the tail of
+(crash, hang, a reply that is not one finite rectangle or a mask that fits the frame) is a :class:`TrackerFault` carrying the tail of
 the tracker's stderr. The process never outlives :meth:`TraxTracker.close` (also run on garbage
 collection): its whole process group is killed.
 
@@ -29,6 +29,10 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Box = tuple[float, float, float, float]
 
@@ -154,7 +158,10 @@ class TraxTracker:
         return "\n".join(text.splitlines()[-lines:])
 
     def _fault(self, what: str, cause: object) -> TrackerFault:
-        code = self.proc.poll()
+        try:  # a crashed tracker closes its socket a moment before it can be reaped
+            code = self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            code = None
         if self._timed_out:
             state = f"timed out ({what}); the tracker was killed"
         elif code is not None:
@@ -183,44 +190,60 @@ class TraxTracker:
         finally:
             timer.cancel()
 
-    def _box(self, reply, what: str) -> tuple[Box, float | None]:
-        """One rectangle from a reply ``(objects, elapsed)``; the tracker's own ``time`` if it sent one."""
+    def _answer(self, reply, what: str, shape: tuple[int, int]) -> tuple[Box | np.ndarray, float | None]:
+        """The one object of a reply ``(objects, elapsed)``: a box, or a ``(H, W) bool`` mask for a TraX
+        mask region (padded/cropped to ``shape``); and the tracker's own ``time`` if it sent one."""
+        import numpy as np
         from trax.region import Region
 
         objects, _elapsed = reply
         if len(objects) != 1:
             raise self._fault(what, f"{len(objects)} objects in the reply, expected 1")
         region, props = objects[0]
-        if region.type != Region.RECTANGLE:
-            raise self._fault(what, f"a {region.type} region in the reply, expected a rectangle")
-        box = tuple(float(v) for v in region.bounds())
-        if not all(math.isfinite(v) for v in box) or box[2] < 0 or box[3] < 0:
-            raise self._fault(what, f"malformed box {box} (x, y, w, h must be finite, w, h >= 0)")
+        if region.type == Region.RECTANGLE:
+            out: Box | np.ndarray = tuple(float(v) for v in region.bounds())  # type: ignore[assignment]
+            if not all(math.isfinite(v) for v in out) or out[2] < 0 or out[3] < 0:
+                raise self._fault(what, f"malformed box {out} (x, y, w, h must be finite, w, h >= 0)")
+        elif region.type == Region.MASK:
+            m = region.array(normalize=True)
+            if m.ndim != 2 or m.shape[0] > shape[0] or m.shape[1] > shape[1]:
+                raise self._fault(what, f"malformed mask of shape {m.shape} for a {shape[0]}x{shape[1]} (HxW) frame")
+            out = np.zeros(shape, bool)
+            out[:m.shape[0], :m.shape[1]] = m > 0
+        else:
+            raise self._fault(what, f"a {region.type} region in the reply, expected a rectangle or a mask")
         try:
             reported = float(props["time"]) if "time" in props else None
         except ValueError:
             reported = None
-        return box, reported  # type: ignore[return-value]
+        return out, reported
 
-    def initialize(self, image_path: str | Path, box: Box) -> tuple[Box, float | None]:
-        """Start tracking ``box`` on the frame at ``image_path``; returns the tracker's box and its time."""
+    def initialize(self, image_path: str | Path, target: Box | np.ndarray,
+                   shape: tuple[int, int]) -> tuple[Box | np.ndarray, float | None]:
+        """Start tracking ``target`` (a box, or an ``(H, W) bool`` mask sent as a TraX mask region) on
+        the ``shape``-sized frame at ``image_path``; returns the tracker's answer and its time."""
+        import numpy as np
         from trax.image import FileImage
-        from trax.region import Rectangle
+        from trax.region import Mask, Rectangle
 
+        if isinstance(target, np.ndarray):
+            region = Mask.create(np.ascontiguousarray(target, dtype=np.uint8))
+        else:
+            region = Rectangle.create(*(float(v) for v in target))
         what = f"initialize on {Path(image_path).name}"
         reply = self._guarded(lambda: self.client.initialize({"color": FileImage.create(str(image_path))},
-                                                             [(Rectangle.create(*box), {})], {}),
+                                                             [(region, {})], {}),
                               self.frame_timeout_s, what)
-        return self._box(reply, what)
+        return self._answer(reply, what, shape)
 
-    def frame(self, image_path: str | Path) -> tuple[Box, float | None]:
-        """Track into the frame at ``image_path``; returns the box and the tracker's time (or None)."""
+    def frame(self, image_path: str | Path, shape: tuple[int, int]) -> tuple[Box | np.ndarray, float | None]:
+        """Track into the ``shape``-sized frame at ``image_path``; returns the answer and the tracker's time."""
         from trax.image import FileImage
 
         what = f"frame {Path(image_path).name}"
         reply = self._guarded(lambda: self.client.frame({"color": FileImage.create(str(image_path))}, {}, []),
                               self.frame_timeout_s, what)
-        return self._box(reply, what)
+        return self._answer(reply, what, shape)
 
     def close(self) -> None:
         """Say goodbye if the tracker is alive, then kill its process group (always)."""

@@ -39,30 +39,53 @@ def _int_box(box, shape, min_side=8):
 
 
 class CSRT:
+    """CSRT on the frames at the given paths. A mask target (TraX mask region) is tracked by its
+    bounding box and answered as the filled box, full frame size."""
+
     def __init__(self) -> None:
         import cv2
 
         self.cv2 = cv2
         self.tracker = cv2.TrackerCSRT.create()
         self.box = (0.0, 0.0, 0.0, 0.0)
+        self.masks = False
 
     def _read(self, path: str):
         img = self.cv2.imread(path, self.cv2.IMREAD_COLOR)
         if img is None:
             raise OSError(f"cannot read frame {path}")
+        self.shape = img.shape[:2]
         return img
 
-    def initialize(self, path: str, box) -> None:
+    def _answer(self):
+        if not self.masks:
+            return self.box
+        import numpy as np
+
+        x0, y0, w, h = _int_box(self.box, self.shape, min_side=1)
+        mask = np.zeros(self.shape, np.uint8)
+        mask[y0:y0 + h, x0:x0 + w] = 1
+        return mask
+
+    def initialize(self, path: str, target) -> None:
         img = self._read(path)
-        self.tracker.init(img, _int_box(box, img.shape[:2]))
-        self.box = tuple(box)
+        if hasattr(target, "shape"):  # a mask: its pixel-inclusive bounding box
+            import numpy as np
+
+            ys, xs = np.nonzero(target)
+            if not len(xs):
+                raise ValueError("empty mask target")
+            target = (float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1))
+            self.masks = True
+        self.tracker.init(img, _int_box(target, img.shape[:2]))
+        self.box = tuple(float(v) for v in target)
 
     def track(self, path: str):
         ok, b = self.tracker.update(self._read(path))
         if ok:
             self.box = tuple(float(v) for v in b)
-        return self.box  # a box tracker never says "absent": the last box stands (TABLE 10 semantics)
+        return self._answer()  # a box tracker never says "absent": the last box stands (TABLE 10 semantics)
 
 
 if __name__ == "__main__":
-    serve(CSRT, name="csrt", description="OpenCV TrackerCSRT behind TraX (mosebench)")
+    serve(CSRT, name="csrt", description="OpenCV TrackerCSRT behind TraX (mosebench)", masks=True)

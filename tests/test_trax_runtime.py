@@ -170,3 +170,32 @@ def test_out_of_process_csrt_gives_the_in_process_csrt_boxes(tracker_python, syn
                     assert b is not None and tuple(a) == pytest.approx(tuple(b)), (name, oid, t, a, b)
                     compared += 1
     assert compared > 20
+
+
+def test_mask_regions_end_to_end_through_the_runner(tmp_path, synth_data, tracker_python):
+    """``trax-mask``: mask prompts go to the tracker as TraX mask regions and its mask replies are
+    scored by the mask setting (the CSRT server answers with its tracked box, filled)."""
+    cfg = load_experiment("smoke", smoke(tmp_path, synth_data, "method=trax-mask", "setting=mask",
+                                         f"method.python={tracker_python}",
+                                         "method.command=harness/trax_csrt_server.py")[1:])
+    out = run_experiment(cfg, quiet=True)
+    assert not out.failures and not out.incomplete
+    recs = _records(RunDir(out.run_dir).root, "trax-mask--mask--synth-tiny")
+    assert len(recs) == 3 and all(r["status"] == "done" and r["model_frames"] > 0 for r in recs.values())
+    assert 5 < out.summaries[0]["metrics"]["JF_hat"] < 100  # filled boxes: overlapping, never exact
+    assert _tracker_processes(tracker_python) == []
+
+
+def test_a_box_only_tracker_is_refused_by_the_mask_kind_before_any_video(tmp_path, tracker_python):
+    """The handshake decides: a server offering only rectangles cannot be a ``trax-mask`` method (exit 2)."""
+    server = tmp_path / "box_only_server.py"
+    harness_dir = str(REPO / "harness")
+    server.write_text(f"import sys\nsys.path.insert(0, {harness_dir!r})\nfrom trax_csrt_server import CSRT\n"
+                      "from trax_server import serve\nserve(CSRT, name='box-only')\n")
+    from harness import registry
+    from harness.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="needs 'mask' regions"):
+        registry.create("trax-mask", registry.build_config(registry.get("trax-mask"), {
+            "python": str(tracker_python), "command": str(server)}), "cpu")
+    assert _tracker_processes(tracker_python) == []
