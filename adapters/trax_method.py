@@ -17,9 +17,8 @@ Model time per frame: the tracker's own report (object property ``time``, second
 :mod:`harness.trax_server`), else the client-side wall time of the TraX round trip (which includes
 the protocol and the tracker's image decoding). Faults (crash, hang past ``frame_timeout_s``,
 start-up past ``startup_timeout_s``, a reply that is not one finite rectangle or a mask that fits
-the frame) raise
-:class:`~harness.trax_client.TrackerFault` with the tracker's output tail: the runner fails that
-video and goes on.
+the frame) raise :class:`~harness.trax_client.TrackerFault` with the tracker's output tail: the
+runner fails that video and goes on.
 """
 
 from __future__ import annotations
@@ -123,7 +122,7 @@ class TraxSession(Session):
 
     def propagate(self) -> Iterator[FrameResult]:
         if self._init is None:
-            raise CapabilityError(f"method '{self.method.name}' needs a box prompt before propagate "
+            raise CapabilityError(f"method '{self.method.name}' needs a prompt before propagate "
                                   f"(video '{self.video.name}')")
         start, oid, target = self._init
         shape = (self.video.height, self.video.width)
@@ -145,7 +144,7 @@ class TraxSession(Session):
             wall = time.perf_counter() - t0
             model_time_s = reported if reported is not None else wall
             if masks != isinstance(out, np.ndarray):
-                raise self._tracker._fault(f"frame {Path(path).name}", "a box where a mask is due or the reverse")
+                raise self._tracker.fault(f"frame {Path(path).name}", "a box where a mask is due or the reverse")
             if masks:
                 yield FrameResult(frame=t, masks={oid: out}, scores={oid: 1.0}, model_time_s=model_time_s)
             else:

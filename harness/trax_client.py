@@ -157,7 +157,9 @@ class TraxTracker:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
-    def _fault(self, what: str, cause: object) -> TrackerFault:
+    def fault(self, what: str, cause: object) -> TrackerFault:
+        """A :class:`TrackerFault` for ``what`` (the step), saying whether the tracker timed out,
+        exited (with its status) or answered wrongly (``cause``), with its output's last lines."""
         try:  # a crashed tracker closes its socket a moment before it can be reaped
             code = self.proc.wait(timeout=2)
         except subprocess.TimeoutExpired:
@@ -186,7 +188,7 @@ class TraxTracker:
         try:
             return call()
         except (TraxException, OSError) as exc:
-            raise self._fault(what, exc) from None
+            raise self.fault(what, exc) from None
         finally:
             timer.cancel()
 
@@ -198,20 +200,20 @@ class TraxTracker:
 
         objects, _elapsed = reply
         if len(objects) != 1:
-            raise self._fault(what, f"{len(objects)} objects in the reply, expected 1")
+            raise self.fault(what, f"{len(objects)} objects in the reply, expected 1")
         region, props = objects[0]
         if region.type == Region.RECTANGLE:
             out: Box | np.ndarray = tuple(float(v) for v in region.bounds())  # type: ignore[assignment]
             if not all(math.isfinite(v) for v in out) or out[2] < 0 or out[3] < 0:
-                raise self._fault(what, f"malformed box {out} (x, y, w, h must be finite, w, h >= 0)")
+                raise self.fault(what, f"malformed box {out} (x, y, w, h must be finite, w, h >= 0)")
         elif region.type == Region.MASK:
             m = region.array(normalize=True)
             if m.ndim != 2 or m.shape[0] > shape[0] or m.shape[1] > shape[1]:
-                raise self._fault(what, f"malformed mask of shape {m.shape} for a {shape[0]}x{shape[1]} (HxW) frame")
+                raise self.fault(what, f"malformed mask of shape {m.shape} for a {shape[0]}x{shape[1]} (HxW) frame")
             out = np.zeros(shape, bool)
             out[:m.shape[0], :m.shape[1]] = m > 0
         else:
-            raise self._fault(what, f"a {region.type} region in the reply, expected a rectangle or a mask")
+            raise self.fault(what, f"a {region.type} region in the reply, expected a rectangle or a mask")
         try:
             reported = float(props["time"]) if "time" in props else None
         except ValueError:

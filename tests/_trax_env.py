@@ -1,4 +1,4 @@
-"""A separate virtual environment for the TraX tests' tracker servers (created once per session)."""
+"""A separate virtual environment for the TraX tests' tracker servers (created once per test module)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-PACKAGES = ("vot-trax==4.0.2", "opencv-contrib-python-headless", "numpy")
+
+def packages() -> tuple[str, ...]:
+    """The tracker env's packages; OpenCV pinned to this environment's version, so the boxes of the
+    out-of-process CSRT can be compared with the in-process ``csrt``'s exactly."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        opencv = f"opencv-contrib-python-headless=={version('opencv-contrib-python-headless')}"
+    except PackageNotFoundError:
+        opencv = "opencv-contrib-python-headless"
+    return ("vot-trax==4.0.2", opencv, "numpy")
 
 
 def make_tracker_env(root: Path) -> tuple[Path, str]:
@@ -21,7 +31,7 @@ def make_tracker_env(root: Path) -> tuple[Path, str]:
     env = root / "tracker-venv"
     subprocess.run([sys.executable, "-m", "venv", str(env)], check=True, capture_output=True, timeout=300)
     python = env / "bin" / "python"
-    pip = subprocess.run([str(python), "-m", "pip", "install", "-q", *PACKAGES], capture_output=True, text=True,
+    pip = subprocess.run([str(python), "-m", "pip", "install", "-q", *packages()], capture_output=True, text=True,
                          timeout=900)
     if pip.returncode == 0:
         return python, "plain venv"
