@@ -198,3 +198,24 @@ def test_a_box_only_tracker_is_refused_by_the_mask_kind_before_any_video(tmp_pat
         registry.create("trax-mask", registry.build_config(registry.get("trax-mask"), {
             "python": str(tracker_python), "command": str(server)}), "cpu")
     assert _tracker_processes(tracker_python) == []
+
+
+def test_the_records_host_memory_includes_the_tracker_processes(tmp_path, synth_data, tracker_python):
+    """A video's ``peak_host_rss_bytes`` counts the out-of-process trackers (children of the harness,
+    one Python + OpenCV process per object): well above the same tracker run in process."""
+    from harness import registry, settings
+    from harness.data import open_dataset
+    from harness.runner.memory import current_rss_bytes
+    from harness.runner.predict import predict_video
+    from harness.runner.rundir import CellDir
+
+    ds = open_dataset(synth_data)
+    video = ds.video(ds.videos[0])
+    growth = {}
+    for name, cfg in (("csrt", None), ("trax-csrt", {"python": str(tracker_python)})):
+        method = registry.create(name, registry.build_config(registry.get(name), cfg) if cfg else None, "cpu")
+        before = current_rss_bytes()
+        rec = predict_video(method, settings.get("vot")(), video, CellDir(tmp_path / name))
+        assert rec["status"] == "done"
+        growth[name] = rec["peak_host_rss_bytes"] - before
+    assert growth["trax-csrt"] - growth["csrt"] > 50 * 2**20, growth
