@@ -76,6 +76,34 @@ class TraxConfig:
     startup_timeout_s: float = option(120.0, gt=0)
     frame_timeout_s: float = option(60.0, gt=0)
 
+    def __post_init__(self) -> None:
+        tracker_command(self)  # the files it names exist: refused before any work
+
+
+def tracker_command(cfg: TraxConfig) -> tuple[list[str], str | None]:
+    """``(argv, cwd)`` that start the tracker; :class:`~harness.errors.ConfigError` naming the option
+    when the command, interpreter or checkout is missing (checked when the config is built, so a
+    run refuses it before any work, exit status 2)."""
+    if not cfg.command:
+        raise ConfigError("no tracker command; set method.command=/path/to/tracker_server.py "
+                          "(and method.python=/path/to/env/bin/python for a script)")
+    cwd = Path(cfg.repo).expanduser() if cfg.repo else None
+    if cwd is not None and not cwd.is_dir():
+        raise ConfigError(f"repo: {cwd} is not a folder; point method.repo at the tracker's checkout")
+    base = cwd or REPO_ROOT
+    command = Path(cfg.command).expanduser()
+    if not command.is_absolute() and (base / command).exists():
+        command = base / command
+    if not cfg.python:
+        return [str(command), *map(str, cfg.args)], str(cwd) if cwd else None
+    python = sys.executable if cfg.python == SELF else str(Path(cfg.python).expanduser())
+    if not Path(python).exists():
+        raise ConfigError(f"python: {python} does not exist; set method.python to the tracker environment's "
+                          "interpreter (e.g. /envs/tracker/bin/python)")
+    if not command.exists():
+        raise ConfigError(f"command: {command} does not exist (looked under {base}); set method.command")
+    return [python, str(command), *map(str, cfg.args)], str(cwd) if cwd else None
+
 
 class TraxSession(Session):
     """One object of one video in one tracker process."""
@@ -174,7 +202,7 @@ class TraxMethod(Method):
 
     def __init__(self, cfg: TraxConfig | None = None, device: str = "cpu") -> None:
         super().__init__(cfg or TraxConfig(), device)
-        self.argv, self.cwd = self._command(self.cfg)
+        self.argv, self.cwd = tracker_command(self.cfg)
         with self.start_tracker() as probe:  # the handshake, before any video
             hs = probe.handshake
         if self.region not in hs.regions or "path" not in hs.images:
@@ -183,30 +211,6 @@ class TraxMethod(Method):
                               f"'{self.region}' regions and 'path' images"
                               + (" (a mask tracker: adapter trax-mask)" if "mask" in hs.regions else ""))
         self.tracker_name = hs.name
-
-    def _command(self, cfg: TraxConfig) -> tuple[list[str], str | None]:
-        key = f"method.{self.name}"
-        if not cfg.command:
-            raise ConfigError(f"{key}: no tracker command; set method.command=/path/to/tracker_server.py "
-                              "(and method.python=/path/to/env/bin/python for a script)")
-        cwd = Path(cfg.repo).expanduser() if cfg.repo else None
-        if cwd is not None and not cwd.is_dir():
-            raise ConfigError(f"{key}.repo: {cwd} is not a folder; point it at the tracker's checkout")
-        base = cwd or REPO_ROOT
-        command = Path(cfg.command).expanduser()
-        if not command.is_absolute() and (base / command).exists():
-            command = base / command
-        if cfg.python:
-            python = sys.executable if cfg.python == SELF else str(Path(cfg.python).expanduser())
-            if not Path(python).exists():
-                raise ConfigError(f"{key}.python: {python} does not exist; give the tracker environment's "
-                                  "interpreter (e.g. /envs/tracker/bin/python)")
-            if not command.exists():
-                raise ConfigError(f"{key}.command: {command} does not exist (looked under {base})")
-            argv = [python, str(command)]
-        else:
-            argv = [str(command)]
-        return argv + [str(a) for a in cfg.args], str(cwd) if cwd else None
 
     def start_tracker(self):
         """A new tracker process past its handshake (:class:`harness.trax_client.TraxTracker`)."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from _runner_common import REPO, cli, run_dir_from, smoke
+from _runner_common import REPO, cli, main, run_dir_from, smoke
 from _trax_env import make_tracker_env
 
 from harness.config import load_experiment
@@ -219,3 +219,12 @@ def test_the_records_host_memory_includes_the_tracker_processes(tmp_path, synth_
         assert rec["status"] == "done"
         growth[name] = rec["peak_host_rss_bytes"] - before
     assert growth["trax-csrt"] - growth["csrt"] > 50 * 2**20, growth
+
+
+def test_methods_lists_the_trax_kinds_and_a_missing_command_is_exit_2(capsys, tmp_path, synth_data):
+    rc, out = main(capsys, "methods")
+    rows = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    assert rc == 0 and "output=box" in rows["trax"] and "output=mask" in rows["trax-mask"]
+    assert "output=box" in rows["trax-csrt"]
+    proc = cli("run", *smoke(tmp_path, synth_data, "method=trax", "setting=vot"), check=False)
+    assert proc.returncode == 2 and "method.command" in proc.stderr + proc.stdout
