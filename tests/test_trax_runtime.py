@@ -228,3 +228,18 @@ def test_methods_lists_the_trax_kinds_and_a_missing_command_is_exit_2(capsys, tm
     assert "output=box" in rows["trax-csrt"]
     proc = cli("run", *smoke(tmp_path, synth_data, "method=trax", "setting=vot"), check=False)
     assert proc.returncode == 2 and "method.command" in proc.stderr + proc.stdout
+
+
+def test_closing_kills_the_trackers_whole_process_group(tmp_path, tracker_python):
+    """A tracker that starts helpers of its own (a data loader, a shell wrapper) leaves none behind."""
+    server = tmp_path / "spawning_server.py"
+    harness_dir = str(REPO / "harness")
+    server.write_text(f"import subprocess, sys\nsys.path.insert(0, {harness_dir!r})\n"
+                      "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+                      "from trax_csrt_server import CSRT\nfrom trax_server import serve\nserve(CSRT)\n")
+    from harness.trax_client import TraxTracker
+
+    with TraxTracker([str(tracker_python), str(server)]) as tracker:
+        kids = psutil.Process(tracker.proc.pid).children()
+        assert len(kids) == 1 and kids[0].cmdline()[0] == str(tracker_python)
+    assert _tracker_processes(tracker_python) == []  # the grandchild too
