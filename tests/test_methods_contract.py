@@ -25,7 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 BROKEN = str(Path(__file__).resolve().parent / "_broken_plugins.py")
 # sam2* at a 64-pixel input; cutie* with top_k null (a 48x64 frame has fewer memory keys than the
 # default top 30); no checkpoint in CI
-TEST_OPTIONS = {"random_init": True, "image_size": 64, "top_k": None}
+TEST_OPTIONS = {"random_init": True, "image_size": 64, "top_k": None,
+                # the generic out-of-process kind `trax` needs a tracker: the CSRT TraX server
+                "command": "harness/trax_csrt_server.py", "python": "self"}
 # Same adapter class as sam2-t, only the (random) backbone differs: these are built with their own
 # backbone and checked without propagating (a 6-object propagation costs sam2-l ~30 s of CPU);
 # sam2-t, rcms-b+ run every check (cutie: cutie-b and cutie-s do).
