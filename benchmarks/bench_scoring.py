@@ -3,7 +3,7 @@
 Two kinds of data, 12 videos of 68 frames at 720p each (792 scored frames):
 
 * ``standard``: synthetic videos from :func:`harness.data.synth.generate` (the meta keeps 1-4 of each
-  video's objects, ~1,900 frame-objects) with tracker-like predictions derived from the GT (per
+  video's objects, the others are erased from the GT; ~1,900 frame-objects) with tracker-like predictions derived from the GT (per
   object: a constant offset, a grown or shrunk mask, dropped frames, and on some objects the last
   mask kept as a false positive while the object is absent);
 * ``heavy``: boundary-heavy, from ``tests/support/testdata.py`` ``generate_heavy``: 1-3 large objects
@@ -88,6 +88,10 @@ def make_set(root: Path, videos: int, frames: int, size: tuple[int, int], seed: 
         last: dict[int, np.ndarray] = {}
         for png in sorted((root / "Annotations" / vid).glob("*.png")):
             gt = read_label_png(png)
+            unlisted = ~np.isin(gt, ids) & (gt > 0)
+            if unlisted.any():  # GT ids the meta does not list are an error (B22): they become background
+                gt[unlisted] = 0
+                write_label_png(png, gt)
             pred = np.zeros_like(gt)
             for o in ids:
                 m = (gt == o).astype(np.uint8)
