@@ -71,7 +71,9 @@ def test_tracker_runs_in_its_own_interpreter_as_a_child_seen_by_peak_rss(tracker
         rss = procs[0].memory_info().rss
         assert rss > 10 * 2**20 and tree_rss_bytes() >= psutil.Process().memory_info().rss + rss // 2
         rest = list(results)
-    assert rest and all(r.model_time_s > 0 for r in rest)  # the tracker's own per-frame time
+    # every processed frame carries a model time (which source, the tracker's report or the
+    # client-side round trip, is not observable here: see the note in docs/adding_a_method.md)
+    assert rest and all(r.model_time_s > 0 for r in rest)
     assert _tracker_processes(tracker_python) == []  # closed with the session
 
 

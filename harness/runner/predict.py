@@ -1,9 +1,9 @@
 """The per-video predict loop and the work of one shard (runs inside a job or in-process).
 
-Per video: the setting drives the method; every emitted frame is merged into a label map and
-handed to the background PNG writer; the per-video record (status, per-frame model and I/O time,
-peak memory, prompts, the setting's extra) is written last and atomically, so a video is either
-complete or redone.
+Per video: the setting drives the method; every emitted frame is validated, merged into a label
+map and handed to the background PNG writer; the per-video record (status, per-frame model and I/O
+time, processed frames and model time, peak memory, prompts, the setting's typed details, code and
+data identity) is written last and atomically, so a video is either complete or redone.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from harness.api import (
     Prompt,
     ScribblePrompt,
 )
-from harness.contract import MethodOutputError  # noqa: F401 - raised here and by the settings
+from harness.contract import MethodOutputError
 
 if TYPE_CHECKING:
     from harness.api import Method, Session

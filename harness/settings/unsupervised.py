@@ -11,6 +11,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, ClassVar
 
+from harness.contract import MethodOutputError
 from harness.metrics.unsupervised import MAX_PROPOSALS, ProposalsVideo
 from harness.settings import multisession
 from harness.settings.base import Emit, Requirements, Setting, SettingOutcome
@@ -36,12 +37,12 @@ class UnsupervisedSetting(Setting):
                 ids |= {int(k) for k, b in fr.boxes.items() if b is not None}
                 seen |= ids
                 if len(seen) > MAX_PROPOSALS:
-                    raise multisession.MethodOutputError(
+                    raise MethodOutputError(
                         f"method '{name}' proposed {len(seen)} objects on video '{video.name}' "
                         f"(ids {sorted(seen)}); the unsupervised protocol allows {MAX_PROPOSALS}: "
                         "the adapter must honour open_session(max_objects=...)")
                 if any(not 1 <= k <= 255 for k in ids):
-                    raise multisession.MethodOutputError(
+                    raise MethodOutputError(
                         f"method '{name}' used proposal ids {sorted(ids)} on video '{video.name}'; "
                         "ids must be in 1..255 to fit the label PNGs")
                 emit(fr)
