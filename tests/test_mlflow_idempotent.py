@@ -16,13 +16,15 @@ from _runner_common import REPO, main, run_dir_from, smoke
 CELL = "static--mask--synth-tiny"
 
 
-def _all_runs(db: Path, experiment: str = "smoke") -> list:
+def _all_runs(db: Path, experiment: str = "smoke", kind: str = "cell") -> list:
+    """Every MLflow run of the experiment of ``kind`` (cell: the children; run: the parents), deleted ones too."""
     from mlflow.entities import ViewType
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{db}")
     exp = client.get_experiment_by_name(experiment)
-    return [] if exp is None else client.search_runs([exp.experiment_id], run_view_type=ViewType.ALL)
+    runs = [] if exp is None else client.search_runs([exp.experiment_id], run_view_type=ViewType.ALL)
+    return [r for r in runs if r.data.tags.get("mosebench.kind") == kind]
 
 
 def _scored_run(tmp: Path, data: Path, capsys: pytest.CaptureFixture) -> Path:

@@ -73,13 +73,84 @@ def test_default_sqlite_store_logs_once(tmp_path: Path, synth_data: Path, capsys
     client = MlflowClient(tracking_uri=f"sqlite:///{db}")
     exp = client.get_experiment_by_name("smoke")
     runs = client.search_runs([exp.experiment_id])
-    assert len(runs) == 1
+    assert sorted(r.data.tags["mosebench.kind"] for r in runs) == ["cell", "run"]  # one parent, one child
+    (cell,) = [r for r in runs if r.data.tags["mosebench.kind"] == "cell"]
     summary = json.loads((run_dir_from(out) / "static--mask--synth-tiny" / "summary.json").read_text())
-    assert runs[0].data.metrics["JF_hat"] == pytest.approx(summary["metrics"]["JF_hat"])
+    assert cell.data.metrics["JF_hat"] == pytest.approx(summary["metrics"]["JF_hat"])
     assert main(capsys, "run", *smoke(tmp_path, synth_data, "mlflow.enabled=true"))[0] == 0  # nothing new
-    assert len(client.search_runs([exp.experiment_id])) == 1
+    assert len(client.search_runs([exp.experiment_id])) == 2
     rc, cmd = main(capsys, "ui", str(run_dir_from(out)), "--dry-run", "--port", "5123")
     assert rc == 0 and f"--backend-store-uri sqlite:///{db}" in cmd and "--host 127.0.0.1 --port 5123" in cmd
+
+
+def test_runs_are_made_for_comparing_methods(tmp_path: Path, synth_data: Path,
+                                             capsys: pytest.CaptureFixture) -> None:
+    """Parent per run directory with a child per cell; description, dataset input, CI metrics, tables and
+    VOT curves as artifacts; no cluster params; a plugin method's adapter source logged."""
+    from _runner_common import PLUGIN
+    from mlflow.tracking import MlflowClient
+
+    exp_file = tmp_path / "compare.yaml"  # a built-in, a plugin method and a tracker in one mosebench run
+    exp_file.write_text("defaults: [smoke]\nname: compare\ncells:\n"
+                        "  - {methods: [static, slow-static], settings: [mask], datasets: [synth-tiny]}\n"
+                        "  - {methods: [flow], settings: [vot], datasets: [synth-tiny]}\n")
+    over = [f"experiment={exp_file}", *smoke(tmp_path, synth_data, "mlflow.enabled=true")[1:]]
+    rc, out = main(capsys, "run", *over, "--plugin", PLUGIN)
+    assert rc == 0, out
+    run_dir = run_dir_from(out)
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'results' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("compare")
+    runs = client.search_runs([exp.experiment_id])
+    (parent,) = [r for r in runs if r.data.tags["mosebench.kind"] == "run"]
+    cells = {r.data.tags["mosebench.cell"]: r for r in runs if r.data.tags["mosebench.kind"] == "cell"}
+    names = {"static--mask--synth-tiny", "slow-static--mask--synth-tiny", "flow--vot--synth-tiny"}
+    assert set(cells) == names
+    assert parent.info.run_name == f"compare {run_dir.name}" and parent.info.status == "FINISHED"
+    assert "3 cell(s)" in parent.data.tags["mlflow.note.content"]
+    assert {r.data.tags["mlflow.parentRunId"] for r in cells.values()} == {parent.info.run_id}
+    assert len({r.info.run_name for r in runs}) == len(runs)  # unique names
+
+    mask = cells["static--mask--synth-tiny"]
+    note = mask.data.tags["mlflow.note.content"]
+    assert "**static**" in note and "setting **mask**" in note and "dataset **synth-tiny**" in note
+    assert not [k for k in mask.data.params if k.startswith("cluster")]
+    assert mask.data.tags["cluster"] == "inline"
+    ci = json.loads((run_dir / mask.data.tags["mosebench.cell"] / "scores" / "summary.json").read_text())["ci"]
+    assert mask.data.metrics["JF_hat_ci_low"] == pytest.approx(ci["JF_hat"][0])
+    assert mask.data.metrics["JF_hat_ci_high"] == pytest.approx(ci["JF_hat"][1])
+    assert mask.data.metrics["JF_hat_d_ci_low"] <= mask.data.metrics["JF_hat_d"] <= mask.data.metrics["JF_hat_d_ci_high"]
+
+    full = client.get_run(mask.info.run_id)  # the runs page's "Dataset" column
+    (ds,) = full.inputs.dataset_inputs
+    fp = mask.data.tags["dataset.fingerprint"]
+    assert ds.dataset.name == "synth-tiny" and ds.dataset.digest == fp[:12]
+    assert str(synth_data.resolve()) in ds.dataset.source
+    assert {t.key: t.value for t in ds.tags}["mlflow.data.context"] == "eval"
+
+    def files(rid: str, path: str) -> set[str]:
+        return {a.path for a in client.list_artifacts(rid, path)}
+
+    assert {"scores/per_object.csv", "scores/attributes.csv", "scores/long_videos.json",
+            "scores/vot.json"} <= files(mask.info.run_id, "scores")
+    vot = cells["flow--vot--synth-tiny"].info.run_id
+    assert "plots/vot_curves.png" in files(vot, "plots")
+    png = Path(client.download_artifacts(vot, "plots/vot_curves.png", str(tmp_path / "dl")))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert files(mask.info.run_id, "adapter") == set()  # built-in: its code is the git commit
+    plugin = cells["slow-static--mask--synth-tiny"].info.run_id
+    assert {"adapter/_runner_plugins.py", "adapter/adapter.json"} <= files(plugin, "adapter")
+
+    # one experiment-level view with the paper's metrics as columns (an experiment tag MLflow's UI reads)
+    view = json.loads(client.get_experiment(exp.experiment_id).tags["mlflow.sharedViewState.mosebench"])
+    assert view["selectedColumns"][:2] == ["attributes.`Dataset`", "attributes.`Description`"]
+    assert "metrics.`JF_hat`" in view["selectedColumns"] and "metrics.`JF_hat_ci_low`" in view["selectedColumns"]
+
+    # logging again (the note files gone, as after a crash) adopts everything: no duplicate parent or child
+    for name in names:
+        (run_dir / name / "mlflow.json").unlink()
+    assert main(capsys, "log", str(run_dir))[0] == 0
+    again = client.search_runs([exp.experiment_id])
+    assert sorted(r.info.run_id for r in again) == sorted(r.info.run_id for r in runs)
 
 
 def test_unreachable_server_then_log_through_real_server(tmp_path: Path, synth_data: Path, server: str,
@@ -97,8 +168,9 @@ def test_unreachable_server_then_log_through_real_server(tmp_path: Path, synth_d
 
     exp = _get(f"{server}/api/2.0/mlflow/experiments/get-by-name?experiment_name=smoke")["experiment"]
     runs = _post(f"{server}/api/2.0/mlflow/runs/search", {"experiment_ids": [exp["experiment_id"]]})["runs"]
-    assert len(runs) == 1
-    run = runs[0]
+    kinds = [{t["key"]: t["value"] for t in r["data"]["tags"]}["mosebench.kind"] for r in runs]
+    assert sorted(kinds) == ["cell", "run"]
+    run = runs[kinds.index("cell")]
     metrics = {m["key"]: m["value"] for m in run["data"]["metrics"]}
     params = {p["key"]: p["value"] for p in run["data"]["params"]}
     tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
@@ -106,7 +178,8 @@ def test_unreachable_server_then_log_through_real_server(tmp_path: Path, synth_d
     assert not {"gpu_reserved_gib", "gpu_allocated_gib"} & set(metrics)  # CPU run: absent, never a fake 0
     for key in ("JF_hat", "J", "F_hat", "JF_hat_d", "JF_hat_r", "F", "JF", "fps", "fps_after_warmup", "host_rss_gib"):
         assert metrics[key] == pytest.approx(summary["metrics"][key]), key
-    assert params["method"] == "static" and params["setting"] == "mask" and params["cluster.name"] == "inline"
+    assert params["method"] == "static" and params["setting"] == "mask"
+    assert not [k for k in params if k.startswith("cluster")]  # where it ran: a tag and the config artifact
     assert params["dataset_cfg.root"] == str(synth_data)
     assert tags["mlflow.runName"] == f"static--mask--synth-tiny {run_dir.name}" and tags["cluster"] == "inline"
     assert tags["dataset.root"] == str(synth_data.resolve()) and tags["dataset.name"] == "synth-tiny"
