@@ -190,44 +190,66 @@ def test_unreachable_server_then_log_through_real_server(tmp_path: Path, synth_d
     assert {"scores/per_object.csv", "scores/per_frame.parquet"} <= {a["path"] for a in scores}
 
 
-def _chromium_text(url: str, tmp: Path) -> str:
+def _chromium_dom(url: str, tmp: Path, width: int = 1600) -> tuple[str, str]:
+    """(the page's DOM after its scripts ran, its text) from headless Chromium."""
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:
         pytest.skip("chromium is not installed (make test installs it: scripts/install_chromium.sh)")
     proc = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                            "--no-first-run", "--disable-component-update", "--disable-sync",
-                           f"--user-data-dir={tmp}", "--window-size=1600,1000", "--virtual-time-budget=12000",
+                           f"--user-data-dir={tmp}", f"--window-size={width},1000", "--virtual-time-budget=15000",
                            "--dump-dom", url], capture_output=True, text=True, timeout=120)
     html = re.sub(r"<style.*?</style>", " ", proc.stdout, flags=re.S)
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    return proc.stdout, re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def _shown(v: float, text: str) -> bool:
+    """Whether the page shows the value (MLflow prints the float as JavaScript does, or rounded)."""
+    return any(s in text for s in {repr(v), f"{v:.2f}", f"{v:.3f}", f"{v:.4g}"})
 
 
 @pytest.mark.browser
 def test_runs_page_in_headless_chromium(tmp_path: Path, synth_data: Path, server: str,
                                         capsys: pytest.CaptureFixture) -> None:
-    cells = []
-    for n in (1, 2, 3):  # three runs of the same experiment with different numbers
-        out = main(capsys, "run", *smoke(tmp_path, synth_data, f"dataset.max_videos={n}", "mlflow.enabled=true",
-                                         f"mlflow.tracking_uri={server}", "mlflow.experiment=ui-check"))[1]
-        cells.append(json.loads((run_dir_from(out) / "static--mask--synth-tiny" / "summary.json").read_text()))
-    exp = _get(f"{server}/api/2.0/mlflow/experiments/get-by-name?experiment_name=ui-check")["experiment"]
-    eid = exp["experiment_id"]
+    """A demo-like experiment logged through a real MLflow server: its shared view shows the paper's metrics
+    and the Dataset column, sorted by J&F̂; the default view shows each mosebench run as one parent row."""
+    exp_file = tmp_path / "demo-ui.yaml"
+    exp_file.write_text("defaults: [smoke]\nname: demo-ui\ncells:\n"
+                        "  - {methods: [static, flow], settings: [mask], datasets: [synth-tiny]}\n"
+                        "  - {methods: [flow], settings: [vot], datasets: [synth-tiny]}\n")
+    rc, out = main(capsys, "run", f"experiment={exp_file}", *smoke(tmp_path, synth_data, "mlflow.enabled=true",
+                                                                   f"mlflow.tracking_uri={server}")[1:])
+    assert rc == 0, out
+    run_dir = run_dir_from(out)
+    cells = {c: json.loads((run_dir / c / "summary.json").read_text())["metrics"]
+             for c in ("static--mask--synth-tiny", "flow--mask--synth-tiny", "flow--vot--synth-tiny")}
+    eid = _get(f"{server}/api/2.0/mlflow/experiments/get-by-name?experiment_name=demo-ui")["experiment"][
+        "experiment_id"]
     runs = _post(f"{server}/api/2.0/mlflow/runs/search", {"experiment_ids": [eid]})["runs"]
-    assert len(runs) == 3
+    assert len(runs) == 4
+    digest = json.loads((run_dir / "static--mask--synth-tiny" / "mlflow.json").read_text())  # logged
+    assert digest["parent_run_id"] in {r["info"]["run_id"] for r in runs}
 
-    # the experiment's runs page, sorted by JF_hat: every run is listed, in the metric's order
-    order = urllib.parse.quote("metrics.`JF_hat`")
-    text = _chromium_text(f"{server}/#/experiments/{eid}/runs?orderByKey={order}&orderByAsc=false", tmp_path / "c1")
-    assert "3 matching runs" in text, text[:2000]
-    shown = [m.group(0) for m in re.finditer(r"#[0-9a-f]{6} static--mask--synth-tiny", text)]
-    assert len(shown) == 3
-    # the runs' metric values on the comparison page reached from the runs page
-    ids = urllib.parse.quote(json.dumps([r["info"]["run_id"] for r in runs]))
-    text = _chromium_text(f"{server}/#/compare-runs?runs={ids}&experiments={urllib.parse.quote(json.dumps([eid]))}",
-                          tmp_path / "c2")
-    assert "Comparing 3 Runs" in text
-    section = text[text.rfind("Metrics"):]
-    for c in cells:
-        v = c["metrics"]["JF_hat"]
-        assert any(s in section for s in {f"{v:.2f}", f"{v:.3f}", f"{v:.4g}", f"{v:.1f}"}), (v, section[:600])
-    assert "JF_hat" in section and "fps" in section
+    # the experiment's shared view (set by the logger): the paper's metrics as columns, sorted by J&F̂
+    html, text = _chromium_dom(f"{server}/#/experiments/{eid}/runs?viewStateShareKey=mosebench",
+                               tmp_path / "c1", width=3600)
+    assert "4 matching runs" in text and "You're viewing a shared view" in text, text[:3000]
+    header = text[text.index("Run Name"):text.index("Hide run")]
+    for col in ("Dataset", "Description", "method", "setting", "J", "F_hat", "JF_hat", "JF_hat_d", "JF_hat_r",
+                "JF_hat_ci_low", "JF_hat_ci_high", "fps"):
+        assert f" {col} " in header, (col, header)
+    # every cell's Dataset column: its name and fingerprint digest (MLflow's dataset input)
+    datasets = re.findall(r"synth-tiny \(([0-9a-f]{12})\) eval", text)
+    assert len(datasets) == 3 and len(set(datasets)) == 1, datasets
+    for name, m in cells.items():
+        for key in ("JF_hat", "J", "F_hat", "JF_hat_r") if "--mask--" in name else ("AUC",):
+            assert _shown(m[key], text), (name, key, m[key])
+    first, second = sorted((c for c in cells if "--mask--" in c), key=lambda c: -cells[c]["JF_hat"])
+    assert text.index(f"{first} {run_dir.name}") < text.index(f"{second} {run_dir.name}")  # by J&F̂, best first
+    assert "**static**, setting **mask**" in text  # the Description column (cut to its width)
+
+    # the default view: one row per mosebench run (its cells folded under it, an expand control)
+    html, text = _chromium_dom(f"{server}/#/experiments/{eid}/runs", tmp_path / "c2")
+    assert "4 matching runs" in text
+    assert f"demo-ui {run_dir.name}" in text and not any(f"{c} {run_dir.name}" in text for c in cells), text[:3000]
+    assert "runnamecellrenderer" in html  # the parent row's expand button

@@ -102,8 +102,10 @@ def cells_to_log(run: RunDir, uri: str) -> list[tuple[Cell, dict]]:
 
 def default_columns() -> list[str]:
     """The runs page's columns for comparing methods: the dataset, method and setting, the paper's
-    metrics in the official order, J&F̂'s interval, speed and memory (MLflow's column ids)."""
-    metrics = [m.key for m in MOSE_METRICS[:5]] + list(ci_keys("JF_hat")) + ["fps", "gpu_reserved_gib"]
+    VOS metrics, J&F̂'s interval, the tracking metrics (TABLE 10), speed and memory (MLflow's column ids;
+    the page shows metric columns in alphabetical order whatever the order here)."""
+    metrics = [m.key for m in MOSE_METRICS] + list(ci_keys("JF_hat")) + ["P", "P_norm", "AUC", "fps",
+                                                                           "gpu_reserved_gib"]
     return (["attributes.`Dataset`", "attributes.`Description`", "params.`method`", "params.`setting`"]
             + [f"metrics.`{k}`" for k in metrics])
 
