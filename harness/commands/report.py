@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "the paper's tables (4-11) from run directories, with the paper's numbers, deltas, CIs and plots"
+HELP = "the paper's tables (4-11) from run directories (or runs only in MLflow), with the paper's numbers, deltas, CIs and plots"
 TABLES = ("4", "5", "6", "7", "8", "9", "10", "11", "auto")
 
 
