@@ -16,13 +16,15 @@ from _runner_common import REPO, main, run_dir_from, smoke
 CELL = "static--mask--synth-tiny"
 
 
-def _all_runs(db: Path, experiment: str = "smoke") -> list:
+def _all_runs(db: Path, experiment: str = "smoke", kind: str = "cell") -> list:
+    """Every MLflow run of the experiment of ``kind`` (cell: the children; run: the parents), deleted ones too."""
     from mlflow.entities import ViewType
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{db}")
     exp = client.get_experiment_by_name(experiment)
-    return [] if exp is None else client.search_runs([exp.experiment_id], run_view_type=ViewType.ALL)
+    runs = [] if exp is None else client.search_runs([exp.experiment_id], run_view_type=ViewType.ALL)
+    return [r for r in runs if r.data.tags.get("mosebench.kind") == kind]
 
 
 def _scored_run(tmp: Path, data: Path, capsys: pytest.CaptureFixture) -> Path:
@@ -174,3 +176,24 @@ def test_store_on_a_read_only_mount_is_refused_at_once(tmp_path: Path) -> None:
         assert time.perf_counter() - t0 < 1
     finally:
         subprocess.run(["umount", "-l", str(mnt)])
+
+
+def test_a_cell_logged_before_parent_runs_existed_is_adopted_under_its_parent(
+        tmp_path: Path, synth_data: Path, capsys: pytest.CaptureFixture) -> None:
+    """A store written by an older mosebench: the cell's run has no parent; logging again nests it, no copy."""
+    from mlflow.tracking import MlflowClient
+
+    run_dir = _scored_run(tmp_path, synth_data, capsys)
+    db = tmp_path / "results" / "mlflow.db"
+    assert main(capsys, "log", str(run_dir))[0] == 0
+    client = MlflowClient(tracking_uri=f"sqlite:///{db}")
+    (cell,) = _all_runs(db)
+    (parent,) = _all_runs(db, kind="run")
+    client.delete_tag(cell.info.run_id, "mlflow.parentRunId")
+    client.delete_run(parent.info.run_id)
+    (run_dir / CELL / "mlflow.json").unlink()
+    assert main(capsys, "log", str(run_dir))[0] == 0
+    (again,) = [r for r in _all_runs(db) if r.info.lifecycle_stage == "active"]
+    parents = [r for r in _all_runs(db, kind="run") if r.info.lifecycle_stage == "active"]
+    assert again.info.run_id == cell.info.run_id and len(parents) == 1
+    assert again.data.tags["mlflow.parentRunId"] == parents[0].info.run_id

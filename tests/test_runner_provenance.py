@@ -156,7 +156,8 @@ def test_mlflow_tags_carry_the_identity(tmp_path: Path, synth_data: Path, capsys
     assert rc == 0
     ident = cell_identity(RunDir(run_dir_from(out)), "static--mask--synth-tiny")
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'results' / 'mlflow.db'}")
-    (mrun,) = client.search_runs([client.get_experiment_by_name("smoke").experiment_id])
+    (mrun,) = client.search_runs([client.get_experiment_by_name("smoke").experiment_id],
+                                 filter_string="tags.`mosebench.kind` = 'cell'")  # the cell (its parent: the run)
     tags = mrun.data.tags
     assert tags["mosebench.code"] == ident.code.digest[:12] and tags["mosebench.data"] == ident.data.digest[:12]
     assert tags["git_commit"] == ident.code.commit and tags["mosebench.data_root"] == str(synth_data.resolve())

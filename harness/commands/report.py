@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "the paper's tables (4-11) from run directories, with the paper's numbers, deltas, CIs and plots"
+HELP = "the paper's tables (4-11) from run directories (or runs only in MLflow), with the paper's numbers, deltas, CIs and plots"
 TABLES = ("4", "5", "6", "7", "8", "9", "10", "11", "auto")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("runs", nargs="+", metavar="RUN", help="run directories (results/runs/<experiment>/<id>)")
+    parser.add_argument("runs", nargs="+", metavar="RUN",
+                        help="run directories (results/runs/<experiment>/<id>); a RUN that is no directory is read "
+                             "from MLflow: EXPERIMENT/RUN_ID, a run id, or an MLflow parent run id")
+    parser.add_argument("--tracking-uri", default=None,
+                        help="MLflow store for runs that exist only there (default sqlite:///results/mlflow.db)")
     parser.add_argument("--table", choices=TABLES, default="auto",
                         help="the paper's table to lay out (default auto: every table the runs' settings fill)")
     parser.add_argument("--format", choices=("md", "tex", "csv", "html"), default="md")
@@ -28,7 +32,19 @@ def run(args: argparse.Namespace) -> int:
 
     if args.output and Path(args.output).is_dir():
         raise DataError(f"-o {args.output} is a folder; pass the file to write, e.g. {Path(args.output) / 'report.md'}")
-    cells, missing = collect(args.runs)
+    local = [r for r in args.runs if Path(r).is_dir()]
+    cells, missing = collect(local) if local else ([], [])
+    remote = [r for r in args.runs if not Path(r).is_dir()]
+    if remote:
+        from harness.report.from_mlflow import collect_mlflow
+        from harness.runner.mlflow_log import check_store
+
+        uri = args.tracking_uri or f"sqlite:///{Path('results/mlflow.db').resolve()}"
+        if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
+            raise DataError(f"{', '.join(remote)}: no such run directory, and no MLflow store at "
+                            f"{uri[len('sqlite:///'):]} to look them up in; pass --tracking-uri")
+        check_store(uri)
+        cells = [*cells, *collect_mlflow(remote, uri)]
     if not cells:
         raise DataError(f"no finished cell in {', '.join(args.runs)}; `mosebench status RUN` says why")
     numbers = layouts.applicable(cells) if args.table == "auto" else [int(args.table)]

@@ -24,6 +24,20 @@ def server_command(store_uri: str, artifacts: str, host: str, port: int) -> list
             "--artifacts-destination", artifacts, "--host", host, "--port", str(port), "--workers", "1"]
 
 
+def _experiment_id(run_dir: str | None) -> str:
+    """The MLflow experiment id a run's cells were logged to (from ``<cell>/mlflow.json``), else ``<id>``."""
+    if run_dir:
+        import json
+        from pathlib import Path
+
+        for note in sorted(Path(run_dir).glob("*/mlflow.json")):
+            try:
+                return str(json.loads(note.read_text())["experiment_id"])
+            except (OSError, ValueError, KeyError):
+                continue
+    return "<id>"
+
+
 def run(args: argparse.Namespace) -> int:
     import os
     import signal
@@ -57,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         print(" ".join(cmd))
         return 0
     print(f"MLflow UI at http://{args.host}:{args.port}  (store {store}; Ctrl-C stops it)", flush=True)
+    print(f"  runs with the paper's metrics as columns: http://{args.host}:{args.port}/#/experiments/"
+          f"{_experiment_id(args.run_dir)}/runs?viewStateShareKey=mosebench", flush=True)
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     # The server forks workers: run it in its own process group and stop the whole group when we
     # are interrupted or terminated, so nothing is left listening.

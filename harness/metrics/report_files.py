@@ -15,14 +15,12 @@ from typing import Any
 
 from harness.atomic import atomic_write_bytes
 from harness.metrics.aggregate import ScoreSummary, VideoInfo
+from harness.metrics.names import MOSE_METRICS
 
 PARQUET_META_KEY = b"mosebench"
 
-# official metrics.json field -> (per-object columns averaged; fractions)
-MOSE_FIELDS: dict[str, tuple[str, ...]] = {
-    "J&F_new": ("J", "F_hat"), "J": ("J",), "F_new": ("F_hat",), "disappear_J&F_new": ("J_d", "F_hat_d"),
-    "reappear_J&F_new": ("J_r", "F_hat_r"), "F": ("F",), "J&F": ("J", "F"),
-}
+# official metrics.json field -> (per-object columns averaged; fractions); names: harness.metrics.names
+MOSE_FIELDS: dict[str, tuple[str, ...]] = {m.official: m.columns for m in MOSE_METRICS}
 DAVIS_FIELDS: dict[str, str] = {
     "J-Mean": "J", "J-Recall": "J_recall", "J-Decay": "J_decay", "F-Mean": "F", "F-Recall": "F_recall",
     "F-Decay": "F_decay",
@@ -70,9 +68,7 @@ def _r2(v: float | None) -> float:
 def scores_txt(summary: ScoreSummary) -> str:
     """The official ``scores.txt`` lines (MOSE), or the DAVIS global measures (x100)."""
     if summary.protocol == "mose":
-        vals = [("J&F_new", summary.JF_hat), ("J", summary.J), ("F_new", summary.F_hat),
-                ("disappear_J&F_new", summary.JF_hat_d), ("reappear_J&F_new", summary.JF_hat_r),
-                ("F", summary.F), ("J&F", summary.JF)]
+        vals = [(m.official, getattr(summary, m.key)) for m in MOSE_METRICS]
         lines = [f"{name}: {_r2(v)}" for name, v in vals]
         lines.append("Copy-Paste: " + ",".join(f"{_r2(v):.1f}" for _, v in vals))
     else:

@@ -76,6 +76,11 @@ def _vot(path: Path) -> VotCurves | None:
     return VotCurves(tuple(d["success_curve"]), tuple(d.get("precision_curve") or ()))
 
 
+def long_table(long: dict) -> dict[str, float | None]:
+    """TABLE 11's values from a ``long_videos.json`` (empty when no video is long)."""
+    return {k: long.get(k) for k in ("JF_hat", "JF_hat_d", "JF_hat_r", "delta")} if long.get("n_objects") else {}
+
+
 PREDICT_ONLY = "predict-only"
 
 
@@ -110,8 +115,7 @@ def read_cell(run_root: Path, cell: str, planned: dict | None = None) -> CellRes
         dataset=str(summary["dataset"]), videos=int(summary.get("videos") or 0),
         metrics={k: float(v) for k, v in (summary.get("metrics") or {}).items() if isinstance(v, (int, float))},
         ci=ci, source=str(summary.get("source", "local")), attributes=_attributes(cdir.scores / "attributes.csv"),
-        long_videos={k: long.get(k) for k in ("JF_hat", "JF_hat_d", "JF_hat_r", "delta")} if long.get("n_objects")
-        else {},
+        long_videos=long_table(long),
         vot=_vot(cdir.scores / "vot.json") if summary["setting"] == "vot" else None)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from harness.metrics.names import MOSE_METRICS
 from harness.report import paper
 from harness.report.collect import CellResult
 
@@ -28,8 +29,7 @@ class Column:
     kind: str = "score"  # score (x100, higher is better, may have a CI) | fps | memory
 
 
-_VOS = (("JF_hat", "J&F̂"), ("J", "J"), ("F_hat", "F̂"), ("JF_hat_d", "J&F̂_d"), ("JF_hat_r", "J&F̂_r"),
-        ("F", "F"), ("JF", "J&F"))
+_VOS = tuple((m.key, m.symbol) for m in MOSE_METRICS)  # one name per number: harness.metrics.names
 
 
 @dataclass(frozen=True)

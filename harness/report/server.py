@@ -2,7 +2,7 @@
 
 ``scores.txt`` (``J&F_new: 29.94`` lines then ``Copy-Paste: 29.9,...``) and, where given, ``metrics.json``
 (per ``<video>_<object>`` the same fields, plus ``total_time``); as a folder, the files themselves, or a zip
-holding them. :data:`OFFICIAL_KEYS` is the one place the official field names map to mosebench's metric keys.
+holding them. Official field names map to mosebench's metric keys in :mod:`harness.metrics.names`.
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import DataError
+from harness.metrics.names import OFFICIAL_TO_KEY
 
-# official scores.txt / metrics.json field -> mosebench metric key (docs/metrics.md), in the official order
-OFFICIAL_KEYS: dict[str, str] = {
-    "J&F_new": "JF_hat", "J": "J", "F_new": "F_hat", "disappear_J&F_new": "JF_hat_d",
-    "reappear_J&F_new": "JF_hat_r", "F": "F", "J&F": "JF",
-}
+# official scores.txt / metrics.json field -> mosebench metric key, in the official order (the one table:
+# harness.metrics.names, printed in docs/metrics.md)
+OFFICIAL_KEYS: dict[str, str] = OFFICIAL_TO_KEY
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Log a run directory to MLflow: one MLflow experiment per mosebench experiment, one run per cell.
+"""Log a run directory to MLflow: one MLflow experiment per mosebench experiment, one parent run per run
+directory, one child run per cell (what a child holds: :mod:`harness.runner.mlflow_cell`).
 
 Only the aggregate step (or ``mosebench log``) calls this, so a sqlite store never sees concurrent
 writers. Logging is idempotent: each logged cell leaves ``<cell>/mlflow.json`` and a cell already
@@ -11,19 +12,20 @@ directory and name), so a run left ``RUNNING`` by a killed logger is found and r
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import time
-from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.config import Cell, ExperimentConfig, adapter_name, flatten, to_plain
+from harness.config import Cell, ExperimentConfig
 from harness.errors import ConfigError
+from harness.metrics.names import MOSE_METRICS, ci_keys
+from harness.runner import mlflow_cell
 from harness.runner.rundir import RunDir, cell_identity, load_provenance, read_json, run_cells, write_json
 
-ARTIFACTS = ("summary.json",)
-SCORE_ARTIFACTS = ("per_object.csv", "per_frame.parquet", "metrics.json", "scores.txt", "summary.json")
+VIEW_KEY = "mosebench"  # the experiment's shared view: <ui>/#/experiments/<id>/runs?viewStateShareKey=mosebench
 
 
 def tracking_uri(cfg: ExperimentConfig) -> str:
@@ -35,34 +37,6 @@ def tracking_uri(cfg: ExperimentConfig) -> str:
 
 def experiment_name(cfg: ExperimentConfig) -> str:
     return cfg.mlflow.experiment or cfg.name
-
-
-def _method_params(cfg: ExperimentConfig, method: str) -> dict[str, Any]:
-    raw = dict(cfg.method.get(method) or {})
-    try:
-        from harness import registry
-
-        name = adapter_name(method, raw)
-        typed = registry.build_config(registry.get(name), {k: v for k, v in raw.items() if k != "adapter"})
-        if is_dataclass(typed):
-            raw = {**asdict(typed), **({"adapter": name} if name != method else {})}
-    except Exception:  # params are informative; never block logging on them
-        pass
-    return raw
-
-
-def cell_params(cfg: ExperimentConfig, summary: dict, provenance: dict) -> dict[str, str]:
-    """Flattened resolved config of one cell (its own method/setting/dataset, shared options)."""
-    tree = {
-        "experiment": cfg.name, "method": summary["method"], "setting": summary["setting"],
-        "dataset": summary["dataset"], "device": cfg.device,
-        "method_cfg": _method_params(cfg, summary["method"]),
-        "setting_cfg": to_plain(cfg.setting[summary["setting"]]),
-        "dataset_cfg": to_plain(cfg.dataset[summary["dataset"]]),
-        "cluster": to_plain(cfg.cluster),
-        "packages": provenance.get("packages", {}),
-    }
-    return {k: str(v)[:6000] for k, v in flatten(tree).items()}
 
 
 # URI schemes MLflow's tracking client accepts (a plain path is its file store).
@@ -126,19 +100,77 @@ def cells_to_log(run: RunDir, uri: str) -> list[tuple[Cell, dict]]:
     return out
 
 
-def dataset_tags(cfg: ExperimentConfig, run: RunDir, cell: Cell) -> dict[str, str]:
-    """The dataset by identity (root folder and the plan's data fingerprint), not by config name."""
-    ds = cfg.dataset[cell.dataset]
-    root = str(Path(ds.root).expanduser().resolve()) if ds.root else ""
-    ident = cell_identity(run, cell.name)
-    fingerprint = ident.data.digest if ident is not None else ""
-    ident = f"{root}@{fingerprint[:12]}" if fingerprint else root
-    return {"dataset": ident, "dataset.name": cell.dataset, "dataset.root": root,
-            **({"dataset.fingerprint": fingerprint} if fingerprint else {})}
+def default_columns() -> list[str]:
+    """The runs page's columns for comparing methods: the dataset, method and setting, the paper's
+    VOS metrics, J&F̂'s interval, the tracking metrics (TABLE 10), speed and memory (MLflow's column ids;
+    the page shows metric columns in alphabetical order whatever the order here)."""
+    metrics = [m.key for m in MOSE_METRICS] + list(ci_keys("JF_hat")) + ["P", "P_norm", "AUC", "fps",
+                                                                           "gpu_reserved_gib"]
+    return (["attributes.`Dataset`", "attributes.`Description`", "params.`method`", "params.`setting`"]
+            + [f"metrics.`{k}`" for k in metrics])
+
+
+def _experiment(client: Any, cfg: ExperimentConfig, uri: str) -> str:
+    """The MLflow experiment's id (created on first use) with its shared view ``VIEW_KEY`` set: MLflow keeps
+    a runs page's column choice in the browser, and a shared view (an experiment tag) is the one way a
+    logger can offer one; open it with ``?viewStateShareKey=mosebench`` (``mosebench ui`` prints the link)."""
+    name = experiment_name(cfg)
+    exp = client.get_experiment_by_name(name)
+    if exp is None:
+        location = None
+        if uri.startswith("sqlite:"):
+            location = (Path(cfg.results) / "mlartifacts" / name).resolve().as_uri()
+        exp_id = client.create_experiment(name, artifact_location=location,
+                                          tags={"mosebench.experiment": cfg.name})
+    else:
+        exp_id = exp.experiment_id
+    view = json.dumps({"selectedColumns": default_columns(), "orderByKey": "metrics.`JF_hat`", "orderByAsc": False})
+    tags = {} if exp is None else exp.tags
+    if tags.get(f"mlflow.sharedViewState.{VIEW_KEY}") != view:
+        client.set_experiment_tag(exp_id, f"mlflow.sharedViewState.{VIEW_KEY}", view)
+    if "mlflow.note.content" not in tags:
+        client.set_experiment_tag(exp_id, "mlflow.note.content", (
+            f"mosebench experiment `{cfg.name}`: one parent run per `mosebench run` (its run directory), one "
+            f"child run per cell (method x setting x dataset). The paper's metrics as columns: add "
+            f"`?viewStateShareKey={VIEW_KEY}` to this page's address (`mosebench ui` prints it)."))
+    return exp_id
+
+
+def run_key(run: RunDir) -> str:
+    """The identity of a run directory's parent MLflow run (hashed: a filter value)."""
+    return hashlib.sha1(f"{run.root.resolve()}\0".encode()).hexdigest()[:24]
+
+
+def _parent(client: Any, exp_id: str, run: RunDir, cfg: ExperimentConfig) -> str:
+    """The run directory's parent MLflow run: the earliest one tagged with its ``mosebench.run_key`` (a
+    killed logger's is adopted, whatever its status), else a new one; its description lists the cells."""
+    key = run_key(run)
+    found = client.search_runs([exp_id], filter_string=f"tags.`mosebench.run_key` = '{key}'", max_results=100,
+                               order_by=["attributes.start_time ASC"])
+    prov = load_provenance(run)
+    cells = run_cells(run)
+    note = "  \n".join([
+        f"mosebench run `{run.root.name}` of experiment `{cfg.name}`: {len(cells)} cell(s), one child run each",
+        f"methods {', '.join(sorted({c.method for c in cells}))}; settings "
+        f"{', '.join(sorted({c.setting for c in cells}))}; datasets {', '.join(sorted({c.dataset for c in cells}))}",
+        f"run directory `{run.root.resolve()}`; cluster `{cfg.cluster.name}`; commit `{prov.get('git_commit', '?')}`"])
+    if found:
+        rid = found[0].info.run_id
+        if found[0].data.tags.get("mlflow.note.content") != note:
+            client.set_tag(rid, "mlflow.note.content", note)
+        return rid
+    started = [s for c in cells if (s := (read_json(run.cell(c.name).summary) or {}).get("started_at"))]
+    tags = {"mosebench.run_key": key, "mosebench.kind": "run", "mosebench.run_id": run.root.name,
+            "mosebench.run_dir": str(run.root.resolve()), "mosebench.experiment": cfg.name,
+            "mlflow.note.content": note, "git_commit": prov.get("git_commit", "unknown"),
+            "mlflow.source.git.commit": prov.get("git_commit", "unknown"), "cluster": cfg.cluster.name}
+    return client.create_run(exp_id, run_name=f"{cfg.name} {run.root.name}", tags=tags,
+                             start_time=int(min(started) * 1000) if started else None).info.run_id
 
 
 def log_run(run: RunDir, cfg: ExperimentConfig, *, uri: str | None = None) -> list[str]:
-    """Log every scored cell not yet logged to ``uri``; returns the MLflow run ids logged (or adopted) now.
+    """Log every scored cell not yet logged to ``uri`` as a child of the run directory's parent run;
+    returns the MLflow run ids of the cells logged (or adopted) now.
 
     MLflow is imported only when a cell is left to log.
     """
@@ -153,29 +185,24 @@ def log_run(run: RunDir, cfg: ExperimentConfig, *, uri: str | None = None) -> li
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     client = MlflowClient(tracking_uri=uri)
-    name = experiment_name(cfg)
-    exp = client.get_experiment_by_name(name)
-    if exp is None:
-        location = None
-        if uri.startswith("sqlite:"):
-            location = (Path(cfg.results) / "mlartifacts" / name).resolve().as_uri()
-        exp_id = client.create_experiment(name, artifact_location=location,
-                                          tags={"mosebench.experiment": cfg.name})
-    else:
-        exp_id = exp.experiment_id
+    exp_id = _experiment(client, cfg, uri)
+    parent = _parent(client, exp_id, run, cfg)
     logged = []
     for cell, summary in todo:
-        rid = _log_cell(client, exp_id, run, cfg, cell, summary)
+        rid = _log_cell(client, exp_id, parent, run, cfg, cell, summary)
         write_json(run.cell(cell.name).mlflow, {"tracking_uri": uri, "experiment_id": exp_id, "run_id": rid,
-                                                "records_digest": summary["records_digest"],
+                                                "parent_run_id": parent, "records_digest": summary["records_digest"],
                                                 "logged_at": time.time()})
         logged.append(rid)
+    ends = [e for c in run_cells(run) if (e := (read_json(run.cell(c.name).summary) or {}).get("finished_at"))]
+    client.set_terminated(parent, end_time=int(max(ends) * 1000) if ends else None)
     return logged
 
 
-def _log_cell(client: Any, exp_id: str, run: RunDir, cfg: ExperimentConfig, cell: Cell, summary: dict) -> str:
-    """One cell's MLflow run: adopt a finished one with the same records, finish an interrupted one
-    (or replace it when the config it logged differs), else create it."""
+def _log_cell(client: Any, exp_id: str, parent: str, run: RunDir, cfg: ExperimentConfig, cell: Cell,
+              summary: dict) -> str:
+    """One cell's MLflow run (a child of ``parent``): adopt a finished one with the same records, finish an
+    interrupted one (or replace it when the config it logged differs), else create it."""
     from mlflow.entities import Metric, Param
 
     key = cell_key(run, cell.name)
@@ -183,11 +210,13 @@ def _log_cell(client: Any, exp_id: str, run: RunDir, cfg: ExperimentConfig, cell
     earlier = client.search_runs([exp_id], filter_string=f"tags.`mosebench.cell_key` = '{key}'", max_results=1000)
     for r in earlier:  # logged, but killed before mlflow.json was written
         if r.info.status == "FINISHED" and r.data.tags.get("mosebench.records_digest") == digest:
+            if r.data.tags.get("mlflow.parentRunId") != parent:  # logged before parents existed
+                client.set_tag(r.info.run_id, "mlflow.parentRunId", parent)
             return r.info.run_id
     prov = load_provenance(run)
-    params = cell_params(cfg, summary, prov)
+    params = mlflow_cell.cell_params(cfg, summary, prov)
     ts = int(time.time() * 1000)
-    metrics = {k: float(v) for k, v in summary["metrics"].items() if v is not None and math.isfinite(float(v))}
+    metrics = mlflow_cell.cell_metrics(run.cell(cell.name).scores, summary)
     resume = None
     for r in earlier:  # a logger killed (or failed) mid-way left this run incomplete
         if r.info.status == "FINISHED":
@@ -202,19 +231,22 @@ def _log_cell(client: Any, exp_id: str, run: RunDir, cfg: ExperimentConfig, cell
     jobs = read_json(run.jobs, []) or []
     tags = {
         "mosebench.run_dir": str(run.root.resolve()), "mosebench.cell": cell.name, "mosebench.cell_key": key,
-        "mosebench.run_id": run.root.name, "mosebench.records_digest": digest,
+        "mosebench.run_id": run.root.name, "mosebench.records_digest": digest, "mosebench.kind": "cell",
+        "mosebench.experiment": cfg.name, "mosebench.videos": str(summary.get("videos", "")),
+        "mlflow.parentRunId": parent,
+        "mlflow.note.content": mlflow_cell.description(cfg, run, cell, summary),
         "mlflow.source.git.commit": prov.get("git_commit", "unknown"),
         "git_commit": prov.get("git_commit", "unknown"), "git_dirty": str(prov.get("git_dirty")),
         "cluster": cfg.cluster.name, "executor": cfg.cluster.executor, "host": prov.get("host", ""),
-        "method": cell.method, "setting": cell.setting,
+        "method": cell.method, "setting": cell.setting, "scores_source": summary.get("source", "local"),
         "job_ids": ",".join(summary.get("jobs", []))[:5000],
     }
     ident = cell_identity(run, cell.name)  # the code and data that made the cell's records
     if ident is not None:
         tags.update(ident.tags())
-    tags.update(dataset_tags(cfg, run, cell))
+    tags.update(mlflow_cell.dataset_tags(cfg, run, cell))
     if summary.get("source") == "server":  # `mosebench ingest`: the evaluation server's scores
-        tags.update({"scores_source": "server", "server_result_sha256": summary["server_result"]["sha256"]})
+        tags["server_result_sha256"] = summary["server_result"]["sha256"]
     slurm = sorted({j for sub in jobs if sub.get("executor") == "slurm" for j in sub.get("job_ids", [])})
     if slurm:
         tags["slurm_job_ids"] = ",".join(slurm)[:5000]
@@ -224,6 +256,9 @@ def _log_cell(client: Any, exp_id: str, run: RunDir, cfg: ExperimentConfig, cell
         rid = resume.info.run_id
         params = {k: v for k, v in params.items() if k not in resume.data.params}
         metrics = {k: v for k, v in metrics.items() if resume.data.metrics.get(k) != v}
+        for k, v in tags.items():  # tags are set at creation; a resumed run may predate some
+            if resume.data.tags.get(k) != v:
+                client.set_tag(rid, k, v)
     else:
         # unique and readable: the cell, the run id, and a count for --force reruns of the same run dir
         run_name = f"{cell.name} {run.root.name}" + (f" #{finished + 1}" if finished else "")
@@ -234,16 +269,8 @@ def _log_cell(client: Any, exp_id: str, run: RunDir, cfg: ExperimentConfig, cell
         mlist = [Metric(k, v, ts, 0) for k, v in metrics.items()]
         for i in range(0, max(len(plist), len(mlist)), 100):  # MLflow batch limits
             client.log_batch(rid, metrics=mlist[i:i + 100], params=plist[i:i + 100])
-        cdir = run.cell(cell.name)
-        client.log_artifact(rid, str(run.config))
-        client.log_artifact(rid, str(cdir.summary), "cell")
-        for fname in SCORE_ARTIFACTS:
-            if (cdir.scores / fname).is_file():
-                client.log_artifact(rid, str(cdir.scores / fname), "scores")
-        for fpath in sorted((cdir.root / "server_scores").glob("*")):
-            client.log_artifact(rid, str(fpath), "server_scores")
-        for plot in sorted(cdir.scores.glob("*.png")):
-            client.log_artifact(rid, str(plot), "plots")
+        client.log_inputs(rid, datasets=[mlflow_cell.dataset_input(cfg, run, cell)])  # the "Dataset" column
+        mlflow_cell.log_artifacts(client, rid, run, cfg, cell)
     except BaseException:
         try:  # the next attempt finishes or replaces it; FAILED tells the UI's reader meanwhile
             client.set_terminated(rid, status="FAILED")
