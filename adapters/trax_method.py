@@ -186,7 +186,7 @@ class TraxSession(Session):
             wall = time.perf_counter() - t0
             model_time_s = reported if reported is not None else wall
             props = self._tracker.last_properties
-            self.method.stats.add(props, wall, reported)
+            self.method.stats.add(props, wall, reported, first=t == start)
             if masks != isinstance(out, np.ndarray):
                 raise self._tracker.fault(f"frame {Path(path).name}", "a box where a mask is due or the reverse")
             score = self._score(props, path, t == start)
@@ -265,16 +265,18 @@ class ProcessStats:
     """Per-video totals of the replies' properties: which model time was used, peak memory, overhead."""
 
     def __init__(self) -> None:
-        self.reported = self.wall_only = 0
+        self.reported = self.wall_only = self.tracked = 0
         self.overhead_s = 0.0
         self.peaks: dict[str, int] = {}
 
-    def add(self, props: Mapping[str, str], wall: float, reported: float | None) -> None:
+    def add(self, props: Mapping[str, str], wall: float, reported: float | None, first: bool = False) -> None:
         if reported is None:
             self.wall_only += 1
         else:
             self.reported += 1
-            self.overhead_s += max(0.0, wall - reported)
+            if not first:  # the init round trip also builds the tracker (network, weights): not overhead
+                self.overhead_s += max(0.0, wall - reported)
+                self.tracked += 1
         for key in ("peak_rss_bytes", "peak_gpu_allocated_bytes", "peak_gpu_reserved_bytes"):
             try:
                 self.peaks[key] = max(self.peaks.get(key, 0), int(props[key]))
@@ -286,7 +288,7 @@ class ProcessStats:
         source = ("tracker" if not self.wall_only else "client_wall" if not self.reported else "mixed") if n else None
         return {"model_time_source": source, "frames_tracker_time": self.reported,
                 "frames_client_wall_time": self.wall_only,
-                "trax_overhead_s_per_frame": self.overhead_s / self.reported if self.reported else None,
+                "trax_overhead_s_per_frame": self.overhead_s / self.tracked if self.tracked else None,
                 **{k: self.peaks.get(k) for k in ("peak_rss_bytes", "peak_gpu_allocated_bytes",
                                                   "peak_gpu_reserved_bytes")}}
 

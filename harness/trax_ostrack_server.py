@@ -52,13 +52,19 @@ SCORE_KEYS = ("best_score", "conf_score")  # what the family's track() returns a
 
 
 class _Stub(types.ModuleType):
-    """A module that imports but refuses use: for packages only debug/training code touches."""
+    """A module that imports (``from visdom import Visdom`` works) but whose names refuse use: for
+    packages only debug/training code touches."""
 
     def __getattr__(self, attr: str):
         if attr.startswith("__"):
             raise AttributeError(attr)
-        raise ImportError(f"'{self.__name__}' is stubbed by mosebench's TraX server (debug/training only); "
-                          "install it in the tracker environment to use it")
+        what = f"{self.__name__}.{attr}"
+
+        def refuse(*_a, **_k):
+            raise ImportError(f"'{what}' is stubbed by mosebench's TraX server (debug/training only); install "
+                              "the package in the tracker environment to use it")
+
+        return type(attr, (), {"__init__": refuse, "__call__": refuse})
 
 
 def _stub_if_missing(*names: str) -> None:
