@@ -98,6 +98,9 @@ _ENV = "its own env (scripts/make_tracker_env.sh {t}): torch>=1.9 (CUDA for spee
 
 @dataclass(frozen=True)
 class SeqTrackConfig(OSTrackFamilyConfig):
+    # the yaml's encoder PRETRAIN_TYPE 'mae' downloads MAE weights at every build; the checkpoint
+    # (loaded strict) replaces every weight anyway, so build from scratch
+    cfg: tuple[str, ...] = ("MODEL.ENCODER.PRETRAIN_TYPE=scratch",)
     tracker: ClassVar[str] = "seqtrack"
     default_param: ClassVar[str] = "seqtrack_b256"
 

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 TRACKERS = {"seqtrack": "seqtrack_b256", "aqatrack": "AQATrack-ep150-full-256", "odtrack": "baseline",
             "sutrack": "sutrack_b224"}
+RANDOM_CFG = {"seqtrack": ("--cfg", "MODEL.ENCODER.PRETRAIN_TYPE=scratch")}  # no MAE download at build
 
 
 def given(tracker: str) -> dict | None:
@@ -42,7 +43,7 @@ def random_ckpt(tracker: str, spec: dict, out: Path, seed: int = 0) -> str:
     if not path.exists():
         subprocess.run([spec["python"], str(ROOT / "harness" / "trax_ostrack_server.py"), "--tracker", tracker,
                         "--param", TRACKERS[tracker], "--save-random-ckpt", str(path), "--seed", str(seed),
-                        "--threads", "1"], cwd=spec["repo"], check=True, capture_output=True, timeout=900)
+                        "--threads", "1", *RANDOM_CFG.get(tracker, ())], cwd=spec["repo"], check=True, capture_output=True, timeout=900)
     return str(path)
 
 

@@ -244,10 +244,14 @@ class FamilyTracker:
         return out or {}
 
     def initialize(self, path: str, box) -> None:
+        import numpy as np
+
         image = self.read(path)
-        init = {"init_bbox": [float(v) for v in box]}
+        # a list of numpy float64, as the originals' Sequence.init_info gives (their ground truth comes
+        # from np.loadtxt): `torch.tensor(box)` in transform_bbox_to_crop is then float64, not float32
+        init = {"init_bbox": list(np.asarray(box, dtype=np.float64))}
         self.prev = dict(self._timed(lambda: self.tracker.initialize(image, init)))
-        self.box = tuple(init["init_bbox"])
+        self.box = tuple(float(v) for v in init["init_bbox"])
 
     def track(self, path: str):
         image = self.read(path)

@@ -26,6 +26,7 @@ SERVER = REPO / "harness" / "trax_ostrack_server.py"
 ORIGINAL = REPO / "tests" / "_ostrack_original.py"
 DEFAULT_PARAM = {"seqtrack": "seqtrack_b256", "aqatrack": "AQATrack-ep150-full-256", "odtrack": "baseline",
                  "sutrack": "sutrack_b224"}
+RANDOM_CFG = {"seqtrack": ("--cfg", "MODEL.ENCODER.PRETRAIN_TYPE=scratch")}  # no MAE download at build
 
 
 def _records(run_dir: Path, cell: str) -> dict[str, dict]:
@@ -73,7 +74,7 @@ def test_real_checkout_over_trax_gives_the_originals_boxes(tracker, tmp_path, ma
     if not ckpt:
         ckpt = str(tmp_path / "random.pth.tar")
         subprocess.run([spec["python"], str(SERVER), "--tracker", tracker, "--param", param, "--save-random-ckpt",
-                        ckpt, "--seed", "0", "--threads", "1"], cwd=spec["repo"], check=True, timeout=900)
+                        ckpt, "--seed", "0", "--threads", "1", *RANDOM_CFG.get(tracker, ())], cwd=spec["repo"], check=True, timeout=900)
     from harness import registry
     from harness.api import BoxPrompt
     from harness.boxes import box_of_mask
@@ -99,5 +100,7 @@ def test_real_checkout_over_trax_gives_the_originals_boxes(tracker, tmp_path, ma
     theirs = json.loads(next(line[6:] for line in proc.stdout.splitlines() if line.startswith("BOXES ")))
     print(f"{tracker}: ours {ours}\ntheirs {theirs}", file=sys.stderr)
     assert len(theirs) == len(ours) >= 3
-    assert [list(b) for b in ours] == pytest.approx(theirs, abs=1e-4)
+    # TraX rectangles are single precision: equal up to float32 rounding of the reply
+    for a, b in zip(ours, theirs):
+        assert list(a) == pytest.approx(b, rel=1e-6, abs=1e-4), (ours, theirs)
     assert any(list(b) != list(box) for b in ours[1:])  # it tracked: boxes moved off the init box
