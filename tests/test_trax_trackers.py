@@ -33,11 +33,17 @@ def _records(run_dir: Path, cell: str) -> dict[str, dict]:
     return {p.stem: json.loads(p.read_text()) for p in (run_dir / cell / "records").glob("*.json")}
 
 
-def test_a_tracker_crash_on_the_first_attempt_succeeds_on_retry(tmp_path, make_synth):
+@pytest.fixture(scope="module")
+def tracker_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    python, _how = make_tracker_env(tmp_path_factory.mktemp("trax-env"))
+    return python
+
+
+def test_a_tracker_crash_on_the_first_attempt_succeeds_on_retry(tmp_path, make_synth, tracker_python):
     """``retry.attempts=1``: a tracker process that crashes once (a transient fault) fails its video on
     attempt 1; the driver resubmits, the video completes on attempt 2 and the run exits 0. The other
     video is not redone."""
-    python, _how = make_tracker_env(tmp_path / "env")
+    python = tracker_python
     data = make_synth(videos=2, frames=5)
     from harness.data import open_dataset
 
@@ -53,6 +59,45 @@ def test_a_tracker_crash_on_the_first_attempt_succeeds_on_retry(tmp_path, make_s
     assert recs[v[0]]["status"] == "done" and recs[v[0]]["attempt"] == 2
     assert recs[v[1]]["status"] == "done" and recs[v[1]]["attempt"] == 1
     assert recs[v[0]]["tracker_process"]["model_time_source"] == "tracker"
+
+
+def test_scores_and_the_optional_confidence_threshold(tmp_path, synth_data, tracker_python):
+    """A server whose ``properties()`` sends ``score``: scores reach the frame results; boxes stay as
+    given without a threshold (box trackers never say absent) and turn absent below one; a threshold
+    on a tracker that sends no score is a fault naming the option."""
+    server = tmp_path / "scored_server.py"
+    server.write_text(f"import sys\nsys.path.insert(0, {str(REPO / 'harness')!r})\n"
+                      "from trax_csrt_server import CSRT\nfrom trax_server import serve\n"
+                      "class Scored(CSRT):\n    n = 0\n"
+                      "    def track(self, path):\n        self.n += 1\n        return super().track(path)\n"
+                      "    def properties(self):\n        return {'score': str(1.0 / (1 + self.n))}\n"
+                      "serve(Scored, name='scored')\n")
+    from harness import registry
+    from harness.api import BoxPrompt
+    from harness.boxes import box_of_mask
+    from harness.data import open_dataset
+    from harness.trax_client import TrackerFault
+
+    ds = open_dataset(synth_data)
+    video = ds.video(ds.videos[0])
+    oid, first = sorted(video.objects.items())[0]
+    prompt = BoxPrompt(frame=first, obj_id=oid, box=box_of_mask(video.gt(first) == oid))
+
+    def run(command, threshold):
+        method = registry.create("trax", registry.build_config(registry.get("trax"), {
+            "python": str(tracker_python), "command": str(command), "confidence_threshold": threshold}), "cpu")
+        with method.open_session(video.frames) as s:
+            s.add_prompt(prompt)
+            return [r for r in s.propagate() if r.processed]
+
+    plain = run(server, None)
+    assert [r.scores[oid] for r in plain[1:4]] == pytest.approx([1 / 2, 1 / 3, 1 / 4])
+    assert all(r.boxes[oid] is not None for r in plain)
+    cut = run(server, 0.3)  # scores 1/2 (kept), 1/3 (kept), 1/4 and below (absent)
+    assert [r.boxes[oid] is None for r in cut[:5]] == [False, False, False, True, True]
+    assert cut[1].boxes[oid] == plain[1].boxes[oid]
+    with pytest.raises(TrackerFault, match="confidence_threshold is set but the tracker reports no 'score'"):
+        run(REPO / "harness" / "trax_csrt_server.py", 0.3)
 
 
 def _given(tracker: str) -> dict:
