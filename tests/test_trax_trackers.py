@@ -139,7 +139,7 @@ def test_real_checkout_over_trax_gives_the_originals_boxes(tracker, tmp_path, ma
     assert report["peak_rss_bytes"] > 200 * 2**20  # the tracker process's own high-water mark
     frames = [str(p) for p in video.frames.paths[first:]]
     proc = subprocess.run([spec["python"], str(ORIGINAL), tracker, param, ckpt, "mose", ",".join(map(str, box)),
-                           *frames], cwd=spec["repo"], capture_output=True, text=True, timeout=1800,
+                           *RANDOM_CFG.get(tracker, ()), "--", *frames], cwd=spec["repo"], capture_output=True, text=True, timeout=1800,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     theirs = json.loads(next(line[6:] for line in proc.stdout.splitlines() if line.startswith("BOXES ")))
