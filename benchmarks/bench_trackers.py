@@ -114,7 +114,7 @@ def main() -> None:
     (out / "trackers_integration.json").write_text(json.dumps(doc, indent=2) + "\n")
     lines = [f"# {doc['what']}", "", f"{doc['dataset']}; {doc['machine']}; {doc['date']}. Random weights: AUC "
              "means nothing except that boxes reached the scorer.", "",
-             "| tracker | ran | param | objects x frames | model s/frame (tracker's report) | TraX overhead s/frame "
+             "| tracker | ran | param | objects x frames | model s per object-frame (tracker's report) | TraX overhead s/frame "
              "| tracker peak RSS GiB | run peak RSS GiB | AUC |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if not r["ran"]:
