@@ -15,7 +15,14 @@ handshake (that region type, ``path`` images) before any video; a tracker that c
 
 Model time per frame: the tracker's own report (object property ``time``, seconds, sent by
 :mod:`harness.trax_server`), else the client-side wall time of the TraX round trip (which includes
-the protocol and the tracker's image decoding). Faults (crash, hang past ``frame_timeout_s``,
+the protocol and the tracker's image decoding). Which one was used is labelled in the video's record
+(``tracker_process``, :meth:`TraxMethod.take_video_report`), with the tracker processes' own peak
+memory (``peak_rss_bytes``, ``peak_gpu_*_bytes`` properties of their replies) and the mean TraX
+overhead per frame (round trip minus reported time).
+
+Box trackers never say "absent": their boxes are reported as they are. ``confidence_threshold``
+(off by default) turns a box whose reply ``score`` property is below it into "absent" (only for
+trackers that report a score; one that does not is a fault naming the option). Faults (crash, hang past ``frame_timeout_s``,
 start-up past ``startup_timeout_s``, a reply that is not one finite rectangle or a mask that fits
 the frame) raise :class:`~harness.trax_client.TrackerFault` with the tracker's output tail: the
 runner fails that video and goes on.
@@ -67,6 +74,8 @@ class TraxConfig:
         args: extra arguments after ``command``.
         startup_timeout_s: limit for starting and completing the TraX handshake.
         frame_timeout_s: limit for each frame's reply (initialisation included).
+        confidence_threshold: ``None`` (default): boxes as the tracker gives them; a number: a box
+            whose reply ``score`` is below it is reported absent (``None``).
     """
 
     command: str = ""
@@ -75,12 +84,17 @@ class TraxConfig:
     args: tuple[str, ...] = ()
     startup_timeout_s: float = option(120.0, gt=0)
     frame_timeout_s: float = option(60.0, gt=0)
+    confidence_threshold: float | None = None
 
     def __post_init__(self) -> None:
         tracker_command(self)  # the files it names exist: refused before any work
 
+    def command_args(self, device: str = "cpu") -> tuple[str, ...]:
+        """The arguments after ``command`` (subclasses add their own, e.g. the device)."""
+        return tuple(map(str, self.args))
 
-def tracker_command(cfg: TraxConfig) -> tuple[list[str], str | None]:
+
+def tracker_command(cfg: TraxConfig, device: str = "cpu") -> tuple[list[str], str | None]:
     """``(argv, cwd)`` that start the tracker; :class:`~harness.errors.ConfigError` naming the option
     when the command, interpreter or checkout is missing (checked when the config is built, so a
     run refuses it before any work, exit status 2)."""
@@ -95,14 +109,14 @@ def tracker_command(cfg: TraxConfig) -> tuple[list[str], str | None]:
     if not command.is_absolute() and (base / command).exists():
         command = base / command
     if not cfg.python:
-        return [str(command), *map(str, cfg.args)], str(cwd) if cwd else None
+        return [str(command), *cfg.command_args(device)], str(cwd) if cwd else None
     python = sys.executable if cfg.python == SELF else str(Path(cfg.python).expanduser())
     if not Path(python).exists():
         raise ConfigError(f"python: {python} does not exist; set method.python to the tracker environment's "
                           "interpreter (e.g. /envs/tracker/bin/python)")
     if not command.exists():
         raise ConfigError(f"command: {command} does not exist (looked under {base}); set method.command")
-    return [python, str(command), *map(str, cfg.args)], str(cwd) if cwd else None
+    return [python, str(command), *cfg.command_args(device)], str(cwd) if cwd else None
 
 
 class TraxSession(Session):
@@ -171,12 +185,29 @@ class TraxSession(Session):
                 out, reported = self._tracker.frame(path, shape)
             wall = time.perf_counter() - t0
             model_time_s = reported if reported is not None else wall
+            props = self._tracker.last_properties
+            self.method.stats.add(props, wall, reported, first=t == start)
             if masks != isinstance(out, np.ndarray):
                 raise self._tracker.fault(f"frame {Path(path).name}", "a box where a mask is due or the reverse")
+            score = self._score(props, path, t == start)
             if masks:
-                yield FrameResult(frame=t, masks={oid: out}, scores={oid: 1.0}, model_time_s=model_time_s)
+                yield FrameResult(frame=t, masks={oid: out}, scores={oid: score}, model_time_s=model_time_s)
             else:
-                yield FrameResult(frame=t, boxes={oid: out}, scores={oid: 1.0}, model_time_s=model_time_s)
+                thr = self.method.cfg.confidence_threshold
+                box = None if thr is not None and t != start and score < thr else out
+                yield FrameResult(frame=t, boxes={oid: box}, scores={oid: score}, model_time_s=model_time_s)
+
+    def _score(self, props: Mapping[str, str], path: str, first: bool) -> float:
+        """The reply's ``score`` property (1.0 when it has none; a fault when a threshold needs one)."""
+        if "score" in props:
+            try:
+                return float(props["score"])
+            except ValueError:
+                raise self._tracker.fault(f"frame {Path(path).name}", f"score {props['score']!r} is not a number") from None
+        if self.method.cfg.confidence_threshold is not None and not first:
+            raise self._tracker.fault(f"frame {Path(path).name}", "method.confidence_threshold is set but the tracker "
+                                      "reports no 'score'; unset it (boxes are then reported as they are)")
+        return 1.0
 
     def close(self) -> None:
         if self._tracker is not None:
@@ -201,8 +232,9 @@ class TraxMethod(Method):
     requires = {"trax": "pip install vot-trax==4.0.2 (the TraX client library, libtrax)"}
 
     def __init__(self, cfg: TraxConfig | None = None, device: str = "cpu") -> None:
-        super().__init__(cfg or TraxConfig(), device)
-        self.argv, self.cwd = tracker_command(self.cfg)
+        super().__init__(cfg or self.Config(), device)
+        self.argv, self.cwd = tracker_command(self.cfg, device)
+        self.stats = ProcessStats()
         with self.start_tracker() as probe:  # the handshake, before any video
             hs = probe.handshake
         if self.region not in hs.regions or "path" not in hs.images:
@@ -221,6 +253,44 @@ class TraxMethod(Method):
 
     def open_session(self, video: FrameSource, max_objects: int = 20) -> Session:
         return TraxSession(self, video)
+
+    def take_video_report(self) -> dict:
+        """What the tracker processes reported since the last call (the runner calls it before and
+        after each video and stores it in the record as ``tracker_process``)."""
+        report, self.stats = self.stats.report(), ProcessStats()
+        return report
+
+
+class ProcessStats:
+    """Per-video totals of the replies' properties: which model time was used, peak memory, overhead."""
+
+    def __init__(self) -> None:
+        self.reported = self.wall_only = self.tracked = 0
+        self.overhead_s = 0.0
+        self.peaks: dict[str, int] = {}
+
+    def add(self, props: Mapping[str, str], wall: float, reported: float | None, first: bool = False) -> None:
+        if reported is None:
+            self.wall_only += 1
+        else:
+            self.reported += 1
+            if not first:  # the init round trip also builds the tracker (network, weights): not overhead
+                self.overhead_s += max(0.0, wall - reported)
+                self.tracked += 1
+        for key in ("peak_rss_bytes", "peak_gpu_allocated_bytes", "peak_gpu_reserved_bytes"):
+            try:
+                self.peaks[key] = max(self.peaks.get(key, 0), int(props[key]))
+            except (KeyError, ValueError):
+                pass
+
+    def report(self) -> dict:
+        n = self.reported + self.wall_only
+        source = ("tracker" if not self.wall_only else "client_wall" if not self.reported else "mixed") if n else None
+        return {"model_time_source": source, "frames_tracker_time": self.reported,
+                "frames_client_wall_time": self.wall_only,
+                "trax_overhead_s_per_frame": self.overhead_s / self.tracked if self.tracked else None,
+                **{k: self.peaks.get(k) for k in ("peak_rss_bytes", "peak_gpu_allocated_bytes",
+                                                  "peak_gpu_reserved_bytes")}}
 
 
 class TraxMaskMethod(TraxMethod):

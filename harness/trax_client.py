@@ -121,6 +121,7 @@ class TraxTracker:
         self.frame_timeout_s = frame_timeout_s
         self._timed_out = False
         self._closed = False
+        self.last_properties: dict[str, str] = {}  # the object properties of the latest reply
         self._stderr = tempfile.TemporaryFile()
         self._listen = _bound_socket()
         port = self._listen.getsockname()[1]
@@ -214,6 +215,7 @@ class TraxTracker:
             out[:m.shape[0], :m.shape[1]] = m > 0
         else:
             raise self.fault(what, f"a {region.type} region in the reply, expected a rectangle or a mask")
+        self.last_properties = {str(k): str(v) for k, v in dict(props).items()}  # score, memory: trax_method
         try:
             reported = float(props["time"]) if "time" in props else None
         except ValueError:

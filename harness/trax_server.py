@@ -14,13 +14,18 @@ that sits next to this one (``sys.path[0]`` is then this folder) or copy this fi
 Boxes are ``(x, y, w, h)`` floats in pixels; ``serve(..., masks=True)`` also offers TraX mask
 regions (see :func:`serve`). Frames arrive as file paths (TraX ``path`` images),
 so the tracker decodes them itself. Each reply carries the tracker's own time for the step in the
-object property ``time`` (seconds, a string), which the harness reports as model time. One object per
+object property ``time`` (seconds, a string), which the harness reports as model time: the tracker's
+``step_time_s`` attribute when it sets one (e.g. the model step without image decoding), else the
+whole call. It also carries ``peak_rss_bytes`` (this process's resident-memory high-water mark) and
+whatever the tracker's optional ``properties()`` returns (``{name: str}``, e.g. ``score``,
+``peak_gpu_allocated_bytes``), which the harness records. One object per
 session; the harness starts one tracker process per object. Messages meant for a human go to
 stderr (stdout is free: the session runs over a socket, ``TRAX_SOCKET``).
 """
 
 from __future__ import annotations
 
+import resource
 import sys
 import time
 from collections.abc import Callable
@@ -70,10 +75,14 @@ def serve(make_tracker: Callable[[], Any], *, name: str = "", description: str =
         elif tracker is not None:
             out = tracker.track(image.path())
         dt = time.perf_counter() - t0
+        own = getattr(tracker, "step_time_s", None)
+        props = {"time": f"{(dt if own is None else own):.9f}",
+                 "peak_rss_bytes": str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)}  # Linux: KiB
+        props.update(getattr(tracker, "properties", dict)())
         if isinstance(out, np.ndarray):
             reply = Mask.create(np.ascontiguousarray(out, dtype=np.uint8))
         else:
             reply = Rectangle.create(*(float(v) for v in out))
         # per-object properties: vot-trax's client returns those, not the reply-level ones
-        server.status([(reply, {"time": f"{dt:.9f}"})])
+        server.status([(reply, props)])
     print(f"[{name or 'trax_server'}] session ended", file=sys.stderr, flush=True)

@@ -3,6 +3,8 @@
 Faults, each ``VIDEO@K`` (the K-th frame request, 0 = initialize, of a session on video VIDEO;
 the video is the frame path's parent folder):
     --crash VIDEO@K     write a message to stderr and exit with status 3
+    --crash-once VIDEO@K  the same, only the first time (a file in --state DIR remembers it): a
+                        transient fault, for the retry policy
     --hang VIDEO@K      sleep (far past any per-frame timeout)
     --garbage VIDEO@K   answer a rectangle with negative width and height
 and ``--slow-start N --state DIR``: the N-th process started (counted with files in DIR; the
@@ -42,9 +44,20 @@ def _start_number(state: Path) -> int:
             n += 1
 
 
+def _crashed_before(state: Path) -> bool:
+    """False the first time (and remembers it), True after: one crash per ``state`` folder."""
+    state.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(state / "crashed-once", os.O_CREAT | os.O_EXCL))
+        return False
+    except FileExistsError:
+        return True
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--crash")
+    ap.add_argument("--crash-once")
     ap.add_argument("--hang")
     ap.add_argument("--garbage")
     ap.add_argument("--slow-start", type=int, default=0)
@@ -53,6 +66,7 @@ def main() -> None:
     if args.slow_start and _start_number(Path(args.state)) == args.slow_start:
         time.sleep(600)
     crash, hang, garbage = _spec(args.crash), _spec(args.hang), _spec(args.garbage)
+    once = _spec(args.crash_once)
     print("fault server: started (this line goes to stdout: socket mode keeps it off the protocol)", flush=True)
 
     class Faulty(CSRT):
@@ -66,6 +80,9 @@ def main() -> None:
             if here == crash:
                 print(f"fault server: planted crash on {path}", file=sys.stderr, flush=True)
                 os._exit(3)
+            if here == once and not _crashed_before(Path(args.state)):
+                print(f"fault server: planted one-off crash on {path}", file=sys.stderr, flush=True)
+                os._exit(4)
             if here == hang:
                 time.sleep(600)
             return here == garbage

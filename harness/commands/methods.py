@@ -29,6 +29,7 @@ def rows(registry) -> list[dict]:
                 "missing": missing, "capabilities": caps.describe(),
                 "prompts": sorted(k.value for k in caps.prompts), "output": caps.output.value,
                 "doc": (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "",
+                "environment": getattr(cls, "environment", "") or "",  # out-of-process methods: their own env
             })
         except MosebenchError as exc:
             out.append({"name": name, "class": "?", "deps_ok": False, "missing": {"adapter": str(exc)},
@@ -53,4 +54,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{r['name']:<{width}}  deps={deps:<7}  {r['capabilities']}")
         for mod, hint in r["missing"].items():
             print(f"{'':<{width}}    {mod}: {hint}")
+        if r.get("environment"):
+            print(f"{'':<{width}}    runs in {r['environment']}")
     return 0

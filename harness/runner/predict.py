@@ -115,6 +115,10 @@ def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, d
                 on_frame()
 
         reset_gpu_peaks(device)
+        # out-of-process methods (adapters/trax_method.py) report their own processes' peaks and time source
+        take_report = getattr(method, "take_video_report", None)
+        if take_report is not None:
+            take_report()  # drop what an earlier, failed video left
         t0 = time.perf_counter()
         with PeakRSS() as rss:
             outcome = setting.run(method, video, emit)
@@ -125,6 +129,11 @@ def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, d
         raise RuntimeError(f"video '{video.name}': setting '{setting.name}' emitted {emitted[0]} of {n} "
                            f"frames (missing e.g. {missing})")
     gpu = gpu_peaks(device)
+    process = take_report() if take_report is not None else None
+    gpu_alloc, gpu_reserved = (gpu.allocated, gpu.reserved) if gpu else (None, None)
+    if process and process.get("peak_gpu_allocated_bytes") is not None:  # the tracker's GPU, added to ours
+        gpu_alloc = (gpu_alloc or 0) + process["peak_gpu_allocated_bytes"]
+        gpu_reserved = (gpu_reserved or 0) + (process.get("peak_gpu_reserved_bytes") or 0)
     done = outcome.work if outcome.work is not None else work.result()
     record = {
         "status": DONE, "video": video.name, "frames": n, "height": video.height, "width": video.width,
@@ -133,8 +142,8 @@ def predict_video(method: Any, setting: Any, video: Any, cell_dir: CellDir, *, d
         "model_s": done.seconds, "model_frames": done.frames, "warmup_s": done.warmup_s,
         "warmup_frames": done.warmup_frames, "loop_s": loop_s, "wall_s": wall_s,
         "peak_host_rss_bytes": int(rss.peak_bytes),
-        "peak_gpu_allocated_bytes": gpu.allocated if gpu else None,
-        "peak_gpu_reserved_bytes": gpu.reserved if gpu else None,
+        "peak_gpu_allocated_bytes": gpu_alloc, "peak_gpu_reserved_bytes": gpu_reserved,
+        **({"tracker_process": process} if take_report is not None else {}),
         **outcome.record_fields(),  # prompts, sessions, typed details (JSON)
         "boxes": {str(k): v for k, v in boxes.items()} or None,
         "job": _job_id(), "host": socket.gethostname(), "attempt": attempt,
