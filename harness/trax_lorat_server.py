@@ -21,9 +21,10 @@ the outside, without editing the checkout:
   ``score``: the original's own ``confidence`` property (the sigmoid score-map value, in [0, 1], at
   the position that the 0.45-weighted Hanning window picks), which ``method.confidence_threshold``
   compares with (off by default);
-* no downloads: models are built with ``load_pretrained=False`` (the DINOv2 backbone would
-  otherwise come from ``dl.fbaipublicfiles.com``) unless ``--pretrained-backbone``, which allows it
-  only when the file is already in torch's hub cache (``$TORCH_HOME/hub/checkpoints``);
+* no downloads: the backbone is built without its pretrained weights (config
+  ``model.backbone.pretrained: false``, trackit's own switch; the DINOv2 file would otherwise come
+  from ``dl.fbaipublicfiles.com``) unless ``--pretrained-backbone``, and even then torch.hub may
+  only read the file from its cache (``$TORCH_HOME/hub/checkpoints``);
 * single-object VOT mode (``run.data.eval.multiobject_mode: false``): the harness opens one
   session per object, and only in that mode does the original report its ``confidence``;
 * a check that TurboJPEG loads (trackit would silently fall back to PIL, which decodes differently);
@@ -90,32 +91,21 @@ def install_timed_server(name: str) -> None:
     trax.Server = TimedServer
 
 
-def forbid_pretrained_download(allow_cached: bool) -> None:
-    """Make every trackit model build pass ``load_pretrained=False`` (or, with ``allow_cached``,
-    keep it but make torch.hub refuse to download a file missing from its cache)."""
+def hub_cache_only() -> None:
+    """Make ``torch.hub.load_state_dict_from_url`` (DINOv2's pretrained file) refuse to download:
+    a file missing from torch's hub cache is an error naming the path and the URL."""
     import torch.hub
-    from trackit.models import ModelManager
 
-    if allow_cached:
-        original = torch.hub.load_state_dict_from_url
+    original = torch.hub.load_state_dict_from_url
 
-        def cached_only(url, model_dir=None, *args, **kwargs):
-            path = Path(model_dir or Path(torch.hub.get_dir()) / "checkpoints") / Path(url).name
-            if not path.exists():
-                raise FileNotFoundError(f"--pretrained-backbone: {path} is missing and downloads are off; "
-                                        f"fetch {url} there yourself (or set TORCH_HOME)")
-            return original(url, model_dir, *args, **kwargs)
+    def cached_only(url, model_dir=None, *args, **kwargs):
+        path = Path(model_dir or Path(torch.hub.get_dir()) / "checkpoints") / Path(url).name
+        if not path.exists():
+            raise FileNotFoundError(f"--pretrained-backbone: {path} is missing and downloads are off; "
+                                    f"fetch {url} there yourself (or point TORCH_HOME at a cache that has it)")
+        return original(url, model_dir, *args, **kwargs)
 
-        torch.hub.load_state_dict_from_url = cached_only
-        return
-    for meth in ("create", "create_unmanaged"):
-        original = getattr(ModelManager, meth)
-
-        def no_pretrained(self, *args, _original=original, **kwargs):
-            kwargs["load_pretrained"] = False
-            return _original(self, *args, **kwargs)
-
-        setattr(ModelManager, meth, no_pretrained)
+    torch.hub.load_state_dict_from_url = cached_only
 
 
 def check_turbojpeg() -> None:
@@ -130,9 +120,11 @@ def check_turbojpeg() -> None:
                          "(apt-get install libturbojpeg0) and PyTurboJPEG<2 in the tracker environment") from None
 
 
-def config_overrides(no_amp: bool) -> list[dict]:
+def config_overrides(no_amp: bool, pretrained_backbone: bool) -> list[dict]:
     """trackit mixin rules applied after the variant's config and the ``vot`` mixin."""
     rules = [{"path": "run.data.eval.multiobject_mode", "value": False}]
+    if not pretrained_backbone:  # trackit's own switch (backbone builder: config 'pretrained' wins)
+        rules.append({"path": "model.backbone.pretrained", "value": False})
     if no_amp:
         rules.append({"path": "run.runner.test.inference_engine.auto_mixed_precision.enabled", "value": False})
     return rules
@@ -152,7 +144,7 @@ def serve(opts: argparse.Namespace) -> None:
     repo = Path(opts.repo).resolve()
     check_turbojpeg()
     install_timed_server(f"lorat-{opts.variant}")
-    forbid_pretrained_download(opts.pretrained_backbone)
+    hub_cache_only()
     import trackit.core.boot.main as boot
     from trackit.core.runtime.utils.mixin_rule import apply_mixin_rule
 
@@ -160,7 +152,7 @@ def serve(opts: argparse.Namespace) -> None:
 
     def load_config_with_overrides(runtime_vars):
         config = load_config(runtime_vars)
-        for rule in config_overrides(opts.no_amp):
+        for rule in config_overrides(opts.no_amp, opts.pretrained_backbone):
             apply_mixin_rule(rule, config, None)
         return config
 
@@ -188,6 +180,7 @@ def write_random_weights(opts: argparse.Namespace) -> None:
     runtime_vars = argparse.Namespace(config_path=str(Path(opts.repo).resolve() / "config"), method_name=opts.method,
                                       config_name=opts.variant, mixin_config=["vot", *opts.mixin])
     config = load_config(runtime_vars)
+    config["model"]["backbone"]["pretrained"] = False
     manager = ModelManager(create_model_build_context(config), opts.seed)  # trackit seeds every RNG for the build
     model = manager.create_unmanaged(torch.device("cpu"), optimize_for_inference=True, load_pretrained=False)
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}

@@ -142,3 +142,51 @@ def test_confidence_threshold_makes_low_scores_absent(make_synth, random_weights
     scores = [r.scores[1] for r in runs[None][1:]]
     assert all(0.0 <= s <= 1.0 for s in scores) and len(set(scores)) > 1  # real scores, not the 1.0 default
     assert runs[1.01][0].boxes[1] is not None and all(r.boxes[1] is None for r in runs[1.01][1:])
+
+
+_FAKE_DINOV2 = """
+import sys, torch
+sys.path.insert(0, sys.argv[1])
+from trackit.models.backbone.dinov2.builder import build_dino_v2_backbone
+torch.save(build_dino_v2_backbone('ViT-B/14', load_pretrained=False).state_dict(), sys.argv[2])
+"""
+
+
+@pytest.mark.allow_skip(reason=NO_CHECKOUT)
+def test_boxes_equal_the_originals_own_vot_entry_point(tmp_path, make_synth, random_weights, monkeypatch):
+    """The checkout's own TraX entry (``main.py LoRAT B-224 --mixin_config vot``, the command its
+    ``vot_main.py`` gives the VOT toolkit, default multi-object mode, DINOv2 loaded from torch's hub
+    cache then overwritten by the weights) and our server give the same boxes, frame by frame."""
+    from harness.data import open_dataset
+    from harness.trax_client import TraxTracker
+
+    # the original loads DINOv2 from the hub first: a file of the right shape in a private cache
+    # (every parameter is overwritten by the full random weights after it)
+    torch_home = tmp_path / "torch-home"
+    (torch_home / "hub" / "checkpoints").mkdir(parents=True)
+    subprocess.run([LORAT_PYTHON, "-c", _FAKE_DINOV2, LORAT_REPO,
+                    str(torch_home / "hub" / "checkpoints" / "dinov2_vitb14_pretrain.pth")],
+                   check=True, capture_output=True, timeout=600)
+    monkeypatch.setenv("TORCH_HOME", str(torch_home))
+    ds = open_dataset(_one_object_data(make_synth))
+    video = ds.video(ds.videos[0])
+    from harness.boxes import box_of_mask
+
+    box = tuple(float(v) for v in box_of_mask(video.gt(0) == 1))
+    paths = [str(p) for p in video.frames.paths]
+    shape = (video.height, video.width)
+    original = [LORAT_PYTHON, str(Path(LORAT_REPO) / "main.py"), "LoRAT", "B-224", "--device", "cpu", "--quiet",
+                "--run_id", "golden", "--output_dir", str(tmp_path / "out"), "--disable_file_logging",
+                "--weight_path", str(random_weights), "--mixin_config", "vot"]
+    ours = [LORAT_PYTHON, str(SERVER), "--repo", LORAT_REPO, "--variant", "B-224", "--weights", str(random_weights),
+            "--device", "cpu"]
+    boxes, props = {}, {}
+    for name, argv in (("original", original), ("ours", ours)):
+        with TraxTracker(argv, cwd=LORAT_REPO, startup_timeout_s=300, frame_timeout_s=300, label=name) as tracker:
+            tracker.initialize(paths[0], box, shape)
+            boxes[name] = [tracker.frame(p, shape)[0] for p in paths[1:]]
+            props[name] = tracker.last_properties
+    assert boxes["ours"] == boxes["original"], boxes
+    full = (0.0, 0.0, float(shape[1]), float(shape[0]))
+    assert any(b != full for b in boxes["ours"])  # a real comparison, not only saturated full-frame boxes
+    assert "score" in props["ours"] and "time" in props["ours"] and "time" not in props["original"]
