@@ -190,3 +190,27 @@ def test_boxes_equal_the_originals_own_vot_entry_point(tmp_path, make_synth, ran
     full = (0.0, 0.0, float(shape[1]), float(shape[0]))
     assert any(b != full for b in boxes["ours"])  # a real comparison, not only saturated full-frame boxes
     assert "score" in props["ours"] and "time" in props["ours"] and "time" not in props["original"]
+
+
+@pytest.mark.allow_skip(reason=NO_CHECKOUT)
+def test_pretrained_backbone_never_downloads(tmp_path, make_synth, random_weights, monkeypatch):
+    """``pretrained_backbone: true`` reads DINOv2 from torch's hub cache only: with an empty cache the
+    video fails with the missing file's path in the error (the tracker's output tail), no download."""
+    from harness import registry
+    from harness.api import BoxPrompt
+    from harness.trax_client import TrackerFault
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
+    video = make_synth(videos=1, frames=3, size=(96, 128))
+    from harness.data import open_dataset
+
+    ds = open_dataset(video)
+    v = ds.video(ds.videos[0])
+    cfg = registry.build_config(registry.get("lorat"), {
+        "python": LORAT_PYTHON, "repo": LORAT_REPO, "ckpt": str(random_weights), "pretrained_backbone": True,
+        "frame_timeout_s": 300})
+    method = registry.create("lorat", cfg, "cpu")
+    with pytest.raises(TrackerFault, match="dinov2_vitb14_pretrain.pth is missing and downloads are off"):
+        with method.open_session(v.frames) as s:
+            s.add_prompt(BoxPrompt(frame=0, obj_id=1, box=(10.0, 10.0, 20.0, 20.0)))
+            list(s.propagate())
