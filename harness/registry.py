@@ -50,6 +50,7 @@ BUILTINS: dict[str, str] = {
     "aqatrack": "adapters.ostrack_family:AQATrack",
     "odtrack": "adapters.ostrack_family:ODTrack",
     "sutrack": "adapters.ostrack_family:SUTrack",
+    "lorat": "adapters.lorat:LoRAT",
     "sam2": "adapters.sam2_vos:SAM2",
     "sam2-t": "adapters.sam2_vos:SAM2Tiny",
     "sam2-s": "adapters.sam2_vos:SAM2Small",
