@@ -24,6 +24,12 @@ class Offsets:
     score: float = 0.0
     mask: float = 0.0
     iou: float = 0.0
+    #: per candidate mask k: a low-res box ``(x0, y0, x1, y1)`` (end-exclusive) whose logits get
+    #: ``+region_gain`` and the rest ``-region_gain`` (None: unchanged), e.g. candidates that
+    #: jump apart; and per candidate predicted-IoU offsets added to ``iou`` (a fixed ranking)
+    regions: tuple[tuple[int, int, int, int] | None, ...] = ()
+    iou_per: tuple[float, ...] = ()
+    region_gain: float = 4.0
 
 
 @dataclass
@@ -55,11 +61,26 @@ class DecoderScript:
         masks, ious, tokens, scores = output
         off = self.script.get(self.frame, Offsets())
         masks, ious, scores = masks + off.mask, ious + off.iou, scores + off.score
+        if off.regions or off.iou_per:
+            masks, ious = self._per_candidate(off, masks, ious)
         if self.record:
             self.records.append((self.frame, getattr(self, "cond", 0), scores.detach().float().cpu().numpy().copy(),
                                  masks.detach().float().cpu().numpy().copy(),
                                  ious.detach().float().cpu().numpy().copy()))
         return masks, ious, tokens, scores
+
+    @staticmethod
+    def _per_candidate(off: Offsets, masks: Any, ious: Any) -> tuple[Any, Any]:
+        masks, ious = masks.clone(), ious.clone()
+        for k, box in enumerate(off.regions[: masks.shape[1]]):
+            if box is not None:
+                x0, y0, x1, y1 = box
+                sign = -masks.new_ones(masks.shape[-2:])
+                sign[y0:y1, x0:x1] = 1.0
+                masks[:, k] += off.region_gain * sign
+        for k, d in enumerate(off.iou_per[: ious.shape[1]]):
+            ious[:, k] += d
+        return masks, ious
 
     def save(self, path: str) -> None:
         """All records as one ``.npz`` (``frames``, ``cond``, then ``scores_i``/``masks_i``/``ious_i``)."""
@@ -78,3 +99,23 @@ RCMS_GOLDEN_SCRIPT: dict[int, Offsets] = {
     3: Offsets(score=6.0, mask=6.0, iou=-5.0),
     **{t: Offsets(score=-12.0) for t in (7, 8, 9)},
 }
+
+
+# The script of tests/golden/samurai (28 frames, 64 px model input: 16 x 16 low-res masks). Every
+# object is present (object score +6) in a fixed region A; candidate 0 always has the highest
+# predicted IoU (+0.2, candidate 2 +0.15). Frames 2-4 and 16-18 have a high predicted IoU (memory frames: SAMURAI's
+# memory then reaches behind SAM2's window of 6), the others a lower one that keeps tracking stable;
+# frame 8's object score is just below 0 (present for SAMURAI's -1 threshold, not SAM2's 0); on
+# frames 16-23, candidates 0 and 1 jump to region B (after 15 stable frames the Kalman filter
+# keeps candidate 2, in A, instead of the top-IoU one); frame 24's low IoU resets the filter.
+SAMURAI_REGION_A, SAMURAI_REGION_B = (5, 4, 9, 8), (11, 10, 15, 14)
+
+
+def _samurai_offsets(t: int) -> Offsets:
+    a, b = SAMURAI_REGION_A, SAMURAI_REGION_B
+    return Offsets(score=-0.7 if t == 8 else 6.0,
+                   iou=0.3 if t in (2, 3, 4, 16, 17, 18) else -0.5 if t == 24 else -0.25,
+                   regions=(b, b, a) if 16 <= t <= 23 else (a, a, a), iou_per=(0.2, 0.0, 0.15))
+
+
+SAMURAI_GOLDEN_SCRIPT: dict[int, Offsets] = {t: _samurai_offsets(t) for t in range(1, 28)}
