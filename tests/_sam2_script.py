@@ -19,11 +19,20 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Offsets:
-    """Added to the decoder's object-score logits, mask logits and predicted IoUs."""
+    """Added to the decoder's object-score logits, mask logits and predicted IoUs.
+
+    ``regions``: ``(candidate, y0, y1, x0, x1, value)``: ``value`` added to the mask logits of one
+    candidate (of the ``M`` the decoder returns; skipped when it returns fewer) inside a box given
+    in fractions of the mask side (rows ``round(y0 * h):round(y1 * h)``, likewise columns), so a
+    scripted frame can hold a confident region and distractor-like alternatives.
+    ``cand_iou``: per-candidate predicted-IoU offsets (on top of ``iou``).
+    """
 
     score: float = 0.0
     mask: float = 0.0
     iou: float = 0.0
+    regions: tuple[tuple[int, float, float, float, float, float], ...] = ()
+    cand_iou: tuple[float, ...] = ()
 
 
 @dataclass
@@ -55,6 +64,14 @@ class DecoderScript:
         masks, ious, tokens, scores = output
         off = self.script.get(self.frame, Offsets())
         masks, ious, scores = masks + off.mask, ious + off.iou, scores + off.score
+        if off.regions:
+            h, w = masks.shape[-2:]
+            for c, y0, y1, x0, x1, value in off.regions:
+                if c < masks.shape[1]:
+                    masks[:, c, round(y0 * h):round(y1 * h), round(x0 * w):round(x1 * w)] += value
+        if off.cand_iou:
+            m = min(len(off.cand_iou), ious.shape[1])
+            ious[:, :m] += ious.new_tensor(off.cand_iou[:m])
         if self.record:
             self.records.append((self.frame, getattr(self, "cond", 0), scores.detach().float().cpu().numpy().copy(),
                                  masks.detach().float().cpu().numpy().copy(),
