@@ -95,3 +95,28 @@ RCMS_GOLDEN_SCRIPT: dict[int, Offsets] = {
     3: Offsets(score=6.0, mask=6.0, iou=-5.0),
     **{t: Offsets(score=-12.0) for t in (7, 8, 9)},
 }
+
+
+def _dam4sam_frame(t: int, *, distractor: bool = True, iou: float = 4.0, big: bool = False) -> Offsets:
+    """A confident square moving right (candidates 0 and 1, all logits -20 elsewhere), a distractor
+    blob below it on candidate 1 only, candidate 0 the argmax IoU (``iou`` above the others)."""
+    x0 = 0.05 + 0.02 * t
+    y1, x1 = (0.8, x0 + 0.6) if big else (0.5, x0 + 0.3)
+    region = ((0, 0.2, y1, x0, x1, 40.0), (1, 0.2, y1, x0, x1, 40.0))
+    blob = ((1, 0.7, 0.95, 0.6, 0.9, 40.0),) if distractor else ()
+    return Offsets(score=10.0, mask=-20.0, regions=region + blob, cand_iou=(iou, 0.0, 0.0))
+
+
+# The script of tests/golden/dam4sam (frames 0-27; an object prompted on frame s adds its first DRM
+# frame on s + 2, its first tracked frame having no area history): a distractor on every frame
+# except 14; frame 15 and 18 the object is gone; frame 16 the best predicted IoU is far below 0.8;
+# frame 17 the object doubles in size. An object prompted on frame 0 adds frames 2, 8, 19, 25 (14:
+# no distractor, 15/18: absent, 16: low IoU, 17: area ratio; 9-13: within 5 frames of 8).
+DAM4SAM_GOLDEN_SCRIPT: dict[int, Offsets] = {
+    **{t: _dam4sam_frame(t) for t in range(1, 28)},
+    14: _dam4sam_frame(14, distractor=False),
+    15: Offsets(score=-12.0, mask=-20.0),
+    16: _dam4sam_frame(16, iou=-8.0),
+    17: _dam4sam_frame(17, big=True),
+    18: Offsets(score=-12.0, mask=-20.0),
+}
