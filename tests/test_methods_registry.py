@@ -63,7 +63,7 @@ def test_unknown_method_suggests_close_names():
     with pytest.raises(UnknownMethodError) as err:
         reg.get("flw")
     msg = str(err.value)
-    assert "did you mean 'flow'" in msg and "available: csrt, cutie, cutie-b, cutie-s, flow, mil" in msg
+    assert "did you mean 'flow'" in msg and "available: csrt, cutie, cutie-b, cutie-s, dam4sam, dam4sam-b+, dam4sam-l, dam4sam-s, dam4sam-t, flow, mil" in msg
     with pytest.raises(UnknownMethodError, match="did you mean 'sam2-t'"):
         reg.get("sam2t")
 
