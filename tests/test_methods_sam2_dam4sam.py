@@ -27,8 +27,8 @@ from adapters.sam2_dam4sam import (  # noqa: E402
 )
 from adapters.sam2_family import SAM2Hooks  # noqa: E402
 from harness import registry  # noqa: E402
-from harness.api import BoxPrompt, MaskPrompt, PointsPrompt  # noqa: E402
-from harness.errors import ConfigError  # noqa: E402
+from harness.api import BoxPrompt, MaskPrompt, PointsPrompt, ScribblePrompt  # noqa: E402
+from harness.errors import CapabilityError, ConfigError  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _methods_video import ArrayVideo, moving_objects  # noqa: E402
@@ -239,10 +239,20 @@ def test_box_points_and_unprompted_settings_run(tiny):
         assert set(fb) == {1} and fb[1].shape == (48, 64)
         s.add_prompt(PointsPrompt(0, 2, ((float(xs.mean()), float(ys.mean())),), (1,)))
         results = list(s.propagate())
-    assert [r.frame for r in results] == [0, 1, 2, 3] and all(set(r.masks) == {1, 2} for r in results)
+        assert [r.frame for r in results] == [0, 1, 2, 3] and all(set(r.masks) == {1, 2} for r in results)
+        # interactive: a correction after propagation replays the prompts and tracks again
+        s.add_prompt(PointsPrompt(2, 1, ((20.0, 24.0),), (1,)))
+        again = list(s.propagate())
+        with pytest.raises(CapabilityError, match="scribble"):
+            s.add_prompt(ScribblePrompt(0, 1, (np.array([[1.0, 1.0], [5.0, 5.0]]),), ()))
+    assert [r.frame for r in again] == [0, 1, 2, 3] and all(set(r.masks) == {1, 2} for r in again)
     with tiny.open_session(video, max_objects=2) as s:
         results = list(s.propagate())
     assert [r.frame for r in results] == [0, 1, 2, 3] and set(results[0].masks) <= {1, 2}
+    # every built-in setting (mask, box, clicks, unsupervised, interactive, vot) qualifies
+    from harness import settings
+
+    assert all(settings.get(n)().unsupported_reason(tiny.capabilities) is None for n in settings.names())
 
 
 def test_mosebench_methods_lists_dam4sam_with_its_sizes_and_capabilities():
