@@ -37,6 +37,12 @@ class SAM2Hooks:
 
     #: ``module.Class`` of the sam2 predictor this variant subclasses.
     base_predictor: ClassVar[str] = "sam2.sam2_video_predictor.SAM2VideoPredictor"
+    #: how frames are resized to the model input (:class:`adapters.sam2_frames.LazyFrames`):
+    #: ``pil`` as sam2's loader, ``tensor-bilinear`` for originals that resize float tensors (DAM4SAM)
+    frame_resize: ClassVar[str] = "pil"
+    #: output an object's given conditioning mask on its mask-prompt frame instead of the model's
+    #: decoding of it (originals whose driver writes the given mask there, e.g. DAM4SAM)
+    output_prompt_masks: ClassVar[bool] = False
 
     def new_object_state(self) -> Any:
         """A fresh per-(video, object) state (``None``: plain SAM2 keeps none)."""
@@ -73,6 +79,13 @@ class SAM2Hooks:
         (the rest may be dropped). Plain SAM2: those inside :meth:`memory_window`."""
         cutoff = next_frame - self.memory_window()
         return {t for t in state["output_dict_per_obj"][obj_idx]["non_cond_frame_outputs"] if t >= cutoff}
+
+    def selectable_cond_frames(self, state: dict, obj_idx: int, obj_state: Any, next_frame: int) -> set[int] | None:
+        """Conditioning frames of ``obj_idx`` that tracking from ``next_frame`` on may still read;
+        ``None`` (plain SAM2, and any variant whose conditioning memory only holds prompts): keep all.
+        A variant that promotes tracked frames to conditioning memory without bound (DAM4SAM's
+        DRM) names the ones it may still select, so the rest can be dropped."""
+        return None
 
 
 def _locate(target: str) -> type:

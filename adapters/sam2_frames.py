@@ -9,6 +9,9 @@ frame's memory features forever. Here:
   streaming :class:`~harness.api.FrameSource` on demand (keeping a few in an LRU cache) is a
   drop-in replacement. Pre-processing is bit-identical to ``sam2.utils.misc``: PIL resize to
   ``S x S`` (bicubic), ``/ 255`` in float64, cast to float32, normalise by ImageNet mean/std.
+  ``resize="tensor-bilinear"`` instead resizes the ``/ 255`` float32 tensor with antialiased
+  bilinear interpolation (``torchvision.transforms.functional.resize`` on a tensor), as DAM4SAM's
+  tracker does.
 * :func:`new_inference_state` builds the state dict ``init_state`` would build, minus the frames.
 * :func:`prune_memory` drops per-frame outputs that the variant says can no longer be selected.
 """
@@ -35,8 +38,12 @@ class LazyFrames:
     tensors are kept.
     """
 
-    def __init__(self, video: FrameSource, image_size: int, cache: int = 2) -> None:
+    def __init__(self, video: FrameSource, image_size: int, cache: int = 2, resize: str = "pil") -> None:
         import torch
+
+        if resize not in ("pil", "tensor-bilinear"):
+            raise ValueError(f"LazyFrames resize must be pil | tensor-bilinear, got {resize!r}")
+        self.resize = resize
 
         self.video = video
         self.image_size = image_size
@@ -75,6 +82,11 @@ class LazyFrames:
         from PIL import Image
 
         s = self.image_size
+        if self.resize == "tensor-bilinear":
+            img = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float() / 255.0
+            img = torch.nn.functional.interpolate(img[None], size=(s, s), mode="bilinear", align_corners=False,
+                                                  antialias=True)[0]
+            return (img - self._mean) / self._std
         arr = np.array(Image.fromarray(rgb).convert("RGB").resize((s, s))) / 255.0
         img = torch.from_numpy(arr).permute(2, 0, 1).to(torch.float32)
         img -= self._mean
@@ -124,14 +136,23 @@ def new_inference_state(images: LazyFrames, video_height: int, video_width: int,
     }
 
 
-def prune_memory(state: dict[str, Any], selectable: Callable[[int], Collection[int]]) -> int:
+def prune_memory(state: dict[str, Any], selectable: Callable[[int], Collection[int]],
+                 selectable_cond: Callable[[int], Collection[int] | None] | None = None) -> int:
     """Drop the non-conditioning outputs of each object that are not in ``selectable(obj_idx)``
-    (the frames its variant may still read, :meth:`adapters.sam2_family.SAM2Hooks.selectable_frames`).
+    (the frames its variant may still read, :meth:`adapters.sam2_family.SAM2Hooks.selectable_frames`),
+    and its conditioning outputs not in ``selectable_cond(obj_idx)`` where that is not ``None``
+    (:meth:`~adapters.sam2_family.SAM2Hooks.selectable_cond_frames`).
 
     Returns the number of per-object frame entries dropped.
     """
     dropped = 0
     for obj_idx, out in state["output_dict_per_obj"].items():
+        keep_cond = selectable_cond(obj_idx) if selectable_cond is not None else None
+        if keep_cond is not None:
+            cond = out["cond_frame_outputs"]
+            for t in [t for t in cond if t not in keep_cond]:
+                del cond[t]
+                dropped += 1
         keep = selectable(obj_idx)
         non_cond, tracked = out["non_cond_frame_outputs"], state["frames_tracked_per_obj"][obj_idx]
         for t in [t for t in non_cond if t not in keep]:

@@ -167,7 +167,8 @@ class SAM2Session(Session):
         self.method, self.video, self.max_objects = method, video, max_objects
         self.cfg: SAM2Config = method.cfg
         self.predictor = method.predictor
-        self.images = LazyFrames(video, self.predictor.image_size, cache=self.cfg.frame_cache)
+        self.images = LazyFrames(video, self.predictor.image_size, cache=self.cfg.frame_cache,
+                                 resize=self.predictor.frame_resize)
         self.state = new_inference_state(self.images, video.height, video.width, method.device,
                                          self.cfg.offload_state_to_cpu)
         self.window = self.predictor.memory_window()
@@ -299,6 +300,7 @@ class SAM2Session(Session):
         order = sorted(range(len(ids)), key=lambda k: ids[k])  # stack objects by id, as the script
         starts = {k: min(st["output_dict_per_obj"][k]["cond_frame_outputs"]) for k in order}
         empty = np.zeros((self.video.height, self.video.width), bool)
+        given = {(q.frame, q.obj_id): q.mask.astype(bool) for q in self.prompts if isinstance(q, MaskPrompt)}
         low = p.image_size // 4
         for t in range(len(self.video)):
             if t < min(starts.values()):  # no model work: not a processed frame
@@ -325,9 +327,14 @@ class SAM2Session(Session):
                     scores[ids[k]] = float(torch.sigmoid(out["object_score_logits"].float()).item())
                 _, video_res = p._get_orig_video_res_output(st, torch.cat(logits, 0))
                 binary = (video_res > self.cfg.score_thresh).cpu().numpy()[:, 0]
+            if p.output_prompt_masks:  # the variant's driver writes the given mask on its frame
+                for i, k in enumerate(order):
+                    if (t, ids[k]) in given:
+                        binary[i] = given[t, ids[k]]
             if self.cfg.prune_memory:
                 self.dropped += prune_memory(
-                    st, lambda k, t=t: p.selectable_frames(st, k, self.objects[k], t + 1))
+                    st, lambda k, t=t: p.selectable_frames(st, k, self.objects[k], t + 1),
+                    lambda k, t=t: p.selectable_cond_frames(st, k, self.objects[k], t + 1))
             yield FrameResult(frame=t, masks={ids[k]: binary[i] for i, k in enumerate(order)},
                               scores=scores, model_time_s=timer.pop())
         self.images.close_stream()

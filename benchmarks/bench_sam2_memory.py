@@ -102,12 +102,18 @@ def _digest(h, masks) -> None:
         h.update(m.tobytes())
 
 
-def variant_script(n: int) -> dict:
+def variant_script(n: int, variant: str = "") -> dict:
     """Per-frame decoder offsets for a variant run of ``n`` frames: the object is present and
     confident, every 50th frame has a high predicted IoU and the rest a low one, and it vanishes
-    for the last 10 frames (RCMS then promotes qualifying frames far behind SAM2's window)."""
+    for the last 10 frames (RCMS then promotes qualifying frames far behind SAM2's window).
+    DAM4SAM: a confident square with a distractor on an alternative candidate (a DRM addition
+    every 6 frames while present), gone for 40 of every 100 frames (RAM walks back past them)."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from _sam2_script import Offsets
+    from _sam2_script import Offsets, _dam4sam_frame
+
+    if variant.startswith("dam4sam"):
+        return {t: (Offsets(score=-12.0, mask=-20.0) if t % 100 >= 60 else _dam4sam_frame(t % 20))
+                for t in range(1, n)}
 
     return {t: (Offsets(score=-12.0) if t >= n - 10 else
                 Offsets(score=6.0, mask=6.0, iou=2.0 if t % 50 == 0 else -5.0)) for t in range(1, n)}
@@ -142,7 +148,7 @@ def child(mode: str, n: int, image_size: int, jpeg_dir: str | None, variant: str
             from _sam2_script import DecoderScript
 
             method = _variant(variant, image_size, mode == "adapter")
-            DecoderScript(variant_script(n), record=False).install(method.predictor)
+            DecoderScript(variant_script(n, variant), record=False).install(method.predictor)
         rss0 = current_rss_bytes()
         t0 = time.perf_counter()
         with PeakRSS() as peak, method.open_session(frames) as s:
@@ -151,6 +157,7 @@ def child(mode: str, n: int, image_size: int, jpeg_dir: str | None, variant: str
                 _digest(digest, [r.masks[1]])
                 times.append(r.model_time_s)
             kept = sum(len(o["non_cond_frame_outputs"]) for o in s.state["output_dict_per_obj"].values())
+            cond_kept = sum(len(o["cond_frame_outputs"]) for o in s.state["output_dict_per_obj"].values())
     else:
         predictor = build_predictor(cfg, "cpu")
         rss0 = current_rss_bytes()
@@ -165,11 +172,12 @@ def child(mode: str, n: int, image_size: int, jpeg_dir: str | None, variant: str
                 times.append(now - last)
                 last = now
             kept = sum(len(o["non_cond_frame_outputs"]) for o in state["output_dict_per_obj"].values())
+            cond_kept = sum(len(o["cond_frame_outputs"]) for o in state["output_dict_per_obj"].values())
     wall = time.perf_counter() - t0
     return {"mode": mode, "frames": n, "image_size": image_size, "rss_after_build_mb": rss0 / 2**20,
             "peak_rss_mb": peak.peak_bytes / 2**20, "peak_increase_mb": (peak.peak_bytes - rss0) / 2**20,
             "ms_per_frame": 1000 * float(np.mean(times[1:])), "wall_s": wall,
-            "memory_entries_kept": kept, "mask_sha256": digest.hexdigest()}
+            "memory_entries_kept": kept, "cond_memories_kept": cond_kept, "mask_sha256": digest.hexdigest()}
 
 
 def variant_timing_child(variant: str, n: int, image_size: int, jpeg_dir: str, repeats: int = 3) -> dict:
@@ -188,7 +196,7 @@ def variant_timing_child(variant: str, n: int, image_size: int, jpeg_dir: str, r
     size = variant.rpartition("-")[2] if "-" in variant else "b+"
     methods = {"variant": _variant(variant, image_size, True), "sam2": _variant(f"sam2-{size}", image_size, True)}
     for m in methods.values():
-        DecoderScript(variant_script(n), record=False).install(m.predictor)
+        DecoderScript(variant_script(n, variant), record=False).install(m.predictor)
     times: dict[str, list[float]] = {k: [] for k in methods}
     for _ in range(repeats):
         for key, method in methods.items():
@@ -351,10 +359,11 @@ def variant_main(variant: str, short: int, long: int, image_size: int) -> None:
     lines = [f"# {variant} memory vs video length", "",
              f"CPU, 1 thread, seeded random weights + decoder script, model input {image_size}px, {H}x{W} frames, "
              "one object.", "",
-             "| run | frames | peak RSS (MB) | peak - RSS after model build (MB) | non-cond memories kept |",
-             "|---|---:|---:|---:|---:|"]
+             "| run | frames | peak RSS (MB) | peak - RSS after model build (MB) | non-cond memories kept "
+             "| cond memories kept |",
+             "|---|---:|---:|---:|---:|---:|"]
     lines += [f"| {r['mode']} | {r['frames']} | {r['peak_rss_mb']:.0f} | {r['peak_increase_mb']:.0f} | "
-              f"{r['memory_entries_kept']} |" for r in rows]
+              f"{r['memory_entries_kept']} | {r.get('cond_memories_kept', '')} |" for r in rows]
     lines += ["", f"- peak RSS {long} / {short} frames (pruning on): x{summary['adapter_long_over_short_peak']:.3f} "
               f"(flat within 10%: {summary['flat_within_10_percent']}); masks identical with and without pruning: "
               f"{summary['masks_equal_prune_vs_noprune']}.",

@@ -19,7 +19,14 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Offsets:
-    """Added to the decoder's object-score logits, mask logits and predicted IoUs."""
+    """Added to the decoder's object-score logits, mask logits and predicted IoUs.
+
+    ``regions``: ``(candidate, y0, y1, x0, x1, value)``: ``value`` added to the mask logits of one
+    candidate (of the ``M`` the decoder returns; skipped when it returns fewer) inside a box given
+    in fractions of the mask side (rows ``round(y0 * h):round(y1 * h)``, likewise columns), so a
+    scripted frame can hold a confident region and distractor-like alternatives.
+    ``cand_iou``: per-candidate predicted-IoU offsets (on top of ``iou``).
+    """
 
     score: float = 0.0
     mask: float = 0.0
@@ -30,6 +37,10 @@ class Offsets:
     regions: tuple[tuple[int, int, int, int] | None, ...] = ()
     iou_per: tuple[float, ...] = ()
     region_gain: float = 4.0
+    #: additive blobs ``(candidate, y0, y1, x0, x1, value)`` in fractions of the low-res mask (DAM4SAM's
+    #: script: a target and a distractor), and per-candidate IoU offsets applied after them
+    blobs: tuple[tuple[int, float, float, float, float, float], ...] = ()
+    cand_iou: tuple[float, ...] = ()
 
 
 @dataclass
@@ -63,6 +74,14 @@ class DecoderScript:
         masks, ious, scores = masks + off.mask, ious + off.iou, scores + off.score
         if off.regions or off.iou_per:
             masks, ious = self._per_candidate(off, masks, ious)
+        if off.blobs:
+            h, w = masks.shape[-2:]
+            for c, y0, y1, x0, x1, value in off.blobs:
+                if c < masks.shape[1]:
+                    masks[:, c, round(y0 * h):round(y1 * h), round(x0 * w):round(x1 * w)] += value
+        if off.cand_iou:
+            m = min(len(off.cand_iou), ious.shape[1])
+            ious[:, :m] += ious.new_tensor(off.cand_iou[:m])
         if self.record:
             self.records.append((self.frame, getattr(self, "cond", 0), scores.detach().float().cpu().numpy().copy(),
                                  masks.detach().float().cpu().numpy().copy(),
@@ -119,3 +138,28 @@ def _samurai_offsets(t: int) -> Offsets:
 
 
 SAMURAI_GOLDEN_SCRIPT: dict[int, Offsets] = {t: _samurai_offsets(t) for t in range(1, 28)}
+
+
+def _dam4sam_frame(t: int, *, distractor: bool = True, iou: float = 4.0, big: bool = False) -> Offsets:
+    """A confident square moving right (candidates 0 and 1, all logits -20 elsewhere), a distractor
+    blob below it on candidate 1 only, candidate 0 the argmax IoU (``iou`` above the others)."""
+    x0 = 0.05 + 0.02 * t
+    y1, x1 = (0.8, x0 + 0.6) if big else (0.5, x0 + 0.3)
+    region = ((0, 0.2, y1, x0, x1, 40.0), (1, 0.2, y1, x0, x1, 40.0))
+    blob = ((1, 0.7, 0.95, 0.6, 0.9, 40.0),) if distractor else ()
+    return Offsets(score=10.0, mask=-20.0, blobs=region + blob, cand_iou=(iou, 0.0, 0.0))
+
+
+# The script of tests/golden/dam4sam (frames 0-27; an object prompted on frame s adds its first DRM
+# frame on s + 2, its first tracked frame having no area history): a distractor on every frame
+# except 14; frame 15 and 18 the object is gone; frame 16 the best predicted IoU is far below 0.8;
+# frame 17 the object doubles in size. An object prompted on frame 0 adds frames 2, 8, 19, 25 (14:
+# no distractor, 15/18: absent, 16: low IoU, 17: area ratio; 9-13: within 5 frames of 8).
+DAM4SAM_GOLDEN_SCRIPT: dict[int, Offsets] = {
+    **{t: _dam4sam_frame(t) for t in range(1, 28)},
+    14: _dam4sam_frame(14, distractor=False),
+    15: Offsets(score=-12.0, mask=-20.0),
+    16: _dam4sam_frame(16, iou=-8.0),
+    17: _dam4sam_frame(17, big=True),
+    18: Offsets(score=-12.0, mask=-20.0),
+}

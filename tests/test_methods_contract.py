@@ -32,6 +32,7 @@ TEST_OPTIONS = {"random_init": True, "image_size": 64, "top_k": None,
 # backbone and checked without propagating (a 6-object propagation costs sam2-l ~30 s of CPU);
 # sam2-t, rcms-b+ run every check (cutie: cutie-b and cutie-s do).
 BACKBONE_ALIASES = {"sam2", "sam2-s", "sam2-b+", "sam2-l", "rcms", "rcms-l", "cutie"}
+BACKBONE_ALIASES |= {"dam4sam", "dam4sam-s", "dam4sam-b+", "dam4sam-l"}  # dam4sam-t runs every check
 ALIAS_CHECKS = ("prompts refused",)
 WEIGHT_FREE = {"static", "flow", "proposals", "csrt", "mil"}
 
