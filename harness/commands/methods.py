@@ -29,10 +29,11 @@ def rows(registry) -> list[dict]:
                 "missing": missing, "capabilities": caps.describe(),
                 "prompts": sorted(k.value for k in caps.prompts), "output": caps.output.value,
                 "doc": (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "",
+                "install": getattr(cls, "install", ""),
             })
         except MosebenchError as exc:
             out.append({"name": name, "class": "?", "deps_ok": False, "missing": {"adapter": str(exc)},
-                        "capabilities": "-", "prompts": [], "output": "-", "doc": ""})
+                        "capabilities": "-", "prompts": [], "output": "-", "doc": "", "install": ""})
     return out
 
 
@@ -53,4 +54,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{r['name']:<{width}}  deps={deps:<7}  {r['capabilities']}")
         for mod, hint in r["missing"].items():
             print(f"{'':<{width}}    {mod}: {hint}")
+        if r["install"]:
+            print(f"{'':<{width}}    needs {r['install']}")
     return 0
