@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "tests" / "golden" / "xmem"
 CHECKOUT = os.environ.get("MOSEBENCH_XMEM_REPO", "")
 WEIGHTS_SHA256 = "08842f2994761911cbc89d1fad0b64d8b33187267b127871de035b17452094eb"  # make_golden.weights_digest
-VIDEOS = ("late", "synth000", "synth001", "synth002")  # as run_adapter.py
+VIDEOS = ("gaps", "late", "synth000", "synth001", "synth002")  # as run_adapter.py
 SKIP_REASON = ("XMem is a user checkout, not a package, and CI cannot clone it: set "
                "MOSEBENCH_XMEM_REPO=/path/to/a/checkout/of/hkchengrex/XMem to run these tests")
 
@@ -96,7 +96,7 @@ def test_masks_equal_eval_py_pixel_for_pixel(run, tmp_path):
             assert not any((lab == oid).any() for oid, f in starts.items() if t < f), (name, t)
             outs.append(lab)
         tracked[name] = outs[1:]
-    assert compared == 37  # 3 x 10 frames + 'late' frames 3-9
+    assert compared == 47  # 4 x 10 frames + 'late' frames 3-9
     # the comparison bites: objects tracked with random weights, masks not full, changing over time
     for name, outs in tracked.items():
         assert all((o > 0).any() for o in outs), f"{name}: every object lost"

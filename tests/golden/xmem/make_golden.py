@@ -8,7 +8,9 @@ writes OUT_DIR/ckpt.pth (seeded random XMem weights, key projection x0.1, exactl
 ``valid/Annotations/`` (the YouTube-VOS sparse layout: on each object's first frame a PNG holding only
 the objects that start there) and ``valid/meta.json`` (every frame of every object, for ``to_save``).
 The inputs are the Cutie golden's (``mosebench synth``, 3 videos x 10 frames, 96x128, seed 0, plus
-``late``: objects 1-4 first given on frame 3, 5-6 on frame 6).
+``late``: objects 1-4 first given on frame 3, 5-6 on frame 6) plus ``gaps``: synth002 with its ids
+renumbered by :data:`GAPS` (not consecutive, up to 200: the checkout's ``MaskMapper`` remaps them and
+maps them back), made by :func:`make_gaps` when missing.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SEED = 0
+GAPS = {1: 9, 2: 3, 3: 200, 4: 17, 5: 2, 6: 40}  # video 'gaps': synth002's object ids renumbered
 
 
 def make_checkpoint(repo: str, path: Path) -> str:
@@ -48,7 +51,25 @@ def weights_digest(state) -> str:
     return h.hexdigest()
 
 
+def make_gaps() -> None:
+    """Write ``JPEGImages/gaps`` and ``Annotations/gaps`` (synth002, ids renumbered by :data:`GAPS`)."""
+    import numpy as np
+    from PIL import Image
+
+    from harness.data.masks import write_label_png
+
+    shutil.copytree(HERE / "JPEGImages" / "synth002", HERE / "JPEGImages" / "gaps")
+    (HERE / "Annotations" / "gaps").mkdir()
+    for png in sorted((HERE / "Annotations" / "synth002").glob("*.png")):
+        with Image.open(png) as im:
+            lab = np.array(im)
+        write_label_png(HERE / "Annotations" / "gaps" / png.name, np.vectorize(lambda v: GAPS.get(v, 0))(lab)
+                        .astype(np.uint8))
+
+
 def make_inputs(out: Path) -> None:
+    if not (HERE / "JPEGImages" / "gaps").is_dir():
+        make_gaps()
     frames = out / "all_frames" / "valid_all_frames" / "JPEGImages"
     shutil.copytree(HERE / "JPEGImages", frames, dirs_exist_ok=True)
     shutil.copytree(HERE / "Annotations", out / "valid" / "Annotations", dirs_exist_ok=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-VIDEOS = ("late", "synth000", "synth001", "synth002")
+VIDEOS = ("gaps", "late", "synth000", "synth001", "synth002")
 RUNS = {  # golden run -> adapter options (= the eval.py flags in README.md)
     "default": {},
     "lt": {"size": 64, "top_k": 20, "mem_every": 1, "max_mid_term_frames": 3, "min_mid_term_frames": 2,
