@@ -381,8 +381,9 @@ class XMemSession(Session):
 
 
 class XMem(Method):
-    """XMem (Cheng & Schwing 2022) from a user checkout of hkchengrex/XMem, as its eval.py (masks
-    equal its own eval.py's: tests/golden/xmem)."""
+    """XMem (Cheng & Schwing 2022) from a user checkout of hkchengrex/XMem, as its own eval.py.
+
+    Masks equal that eval.py's (tests/golden/xmem); ``install`` says what to clone and download."""
 
     name: ClassVar[str] = "xmem"
     Config = XMemConfig

@@ -11,7 +11,7 @@ circling on a textured background), one object given on frame 0. FPS = processed
 time (``docs/metrics.md``, "Speed and memory"); CPU numbers at a tiny size, not the paper's GPU FPS.
 Writes results/bench/xmem_memory.json and .md.
 
-    MOSEBENCH_XMEM_REPO=/path/to/XMem .venv/bin/python benchmarks/bench_xmem_memory.py [--lengths 100 2000]
+    MOSEBENCH_XMEM_REPO=/path/to/XMem .venv/bin/python benchmarks/bench_xmem_memory.py [--lengths 100 2000 3000]
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def child(repo: str, n: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--lengths", type=int, nargs="+", default=[100, 2000])
+    ap.add_argument("--lengths", type=int, nargs="+", default=[100, 2000, 3000])
     ap.add_argument("--repo", default=os.environ.get("MOSEBENCH_XMEM_REPO"),
                     help="checkout of hkchengrex/XMem (default: $MOSEBENCH_XMEM_REPO)")
     ap.add_argument("--child", type=int, metavar="N")
@@ -90,6 +90,9 @@ def main() -> None:
              "machine), one object, otherwise eval.py's defaults (mem_every 5, top_k 30, long-term memory "
              "T_max 10, T_min 5, P 128, LT_max 10000). `benchmarks/bench_xmem_memory.py`. FPS on a shared "
              "2-core CPU: noisy, not the paper's GPU FPS.", "",
+             "Memory grows while long-term memory fills (128 prototypes per consolidation, one per 25 frames) "
+             "and stops at its cap LT_max = 10,000 elements (~1,950 frames; least-used prototypes are removed "
+             "from then on): beyond that, peak RSS does not depend on the video length.", "",
              "| frames | peak RSS (MB) | growth after build (MB) | working-memory elements at end | "
              "long-term elements at end (max) | usage counted | FPS (CPU) |",
              "|---|---|---|---|---|---|---|"]

@@ -124,6 +124,15 @@ def test_capabilities_are_declared_without_a_checkout():
     assert "git clone https://github.com/hkchengrex/XMem" in cls.install and "XMem.pth" in cls.install
 
 
+def test_methods_command_says_how_to_install(capsys):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _runner_common import main
+
+    rc, out = main(capsys, "methods")
+    block = out[out.index("\nxmem "):]
+    assert rc == 0 and "needs a checkout of hkchengrex/XMem" in block and "method.ckpt=PATH" in block
+
+
 def test_missing_checkout_and_checkpoint_errors(tmp_path):
     with pytest.raises(ConfigError, match="git clone https://github.com/hkchengrex/XMem"):
         registry.create("xmem", {"random_init": True}, "cpu")
