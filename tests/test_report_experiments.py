@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
+from harness import registry
 from harness.config import expand_cells, load_experiment
 from harness.report import layouts
 from harness.runner.plan import check_capabilities, make_setting
@@ -12,13 +15,24 @@ SETTINGS = {4: {"mask"}, 5: {"box"}, 6: {"point1", "point3", "point5"}, 7: {"uns
             9: {"mask"}, 10: {"vot"}, 11: {"mask"}}
 
 
+def _option_names(method: str) -> set[str]:
+    cfg = getattr(registry.get(method), "Config", None)
+    return {f.name for f in dataclasses.fields(cfg)} if dataclasses.is_dataclass(cfg) else set()
+
+
 def _with_checkpoints(methods: set[str], tmp_path) -> list[str]:
-    """Overrides giving each SAM2 size among ``methods`` a checkpoint file (weights are never downloaded)."""
+    """Overrides giving each method among ``methods`` whose options name a checkpoint (``ckpt``) a file, and
+    a checkout (``repo``) a folder: weights are never downloaded and planning needs them named."""
     out = []
-    for m in sorted(x for x in methods if x.startswith("sam2-")):
-        ckpt = tmp_path / f"{m}.pt"
-        ckpt.write_bytes(b"not loaded: planning only")
-        out.append(f"method.{m}.ckpt={ckpt}")
+    for m in sorted(methods):
+        fields = _option_names(m)
+        if "ckpt" in fields:
+            ckpt = tmp_path / f"{m}.pt"
+            ckpt.write_bytes(b"not loaded: planning only")
+            out.append(f"method.{m}.ckpt={ckpt}")
+        if "repo" in fields:
+            (tmp_path / f"{m}-repo").mkdir(exist_ok=True)
+            out.append(f"method.{m}.repo={tmp_path / f'{m}-repo'}")
     return out
 
 
@@ -45,3 +59,20 @@ def test_interactive_protocol_is_the_papers():
 def test_sam2_sizes_of_the_mask_table():
     cells = expand_cells(load_experiment("paper-table4"))  # planning without checkpoints: cells only
     assert {"sam2-t", "sam2-s", "sam2-b+", "sam2-l"} <= {c.method for c in cells}
+
+
+def test_side_by_side_lists_every_learned_method_that_runs_without_a_checkout():
+    """`methods-side-by-side` is the one table where every shipped learned method runs on random weights:
+    a learned built-in (its options have ``random_init``) that needs no user checkout (no ``repo``) must be in it."""
+    cfg = load_experiment("methods-side-by-side")
+    cells = expand_cells(cfg)
+    check_capabilities(cfg, cells)
+    listed = {c.method for c in cells}
+    want = set()
+    for name in registry.BUILTINS:
+        fields = _option_names(name)
+        if "random_init" in fields and "repo" not in fields:
+            want.add(name)
+    # one size per adapter (one adapter file per method family) is enough
+    missing = {registry.get(m).__module__ for m in want} - {registry.get(m).__module__ for m in listed}
+    assert not missing, f"add a method of {sorted(missing)} to configs/experiment/methods-side-by-side.yaml"
