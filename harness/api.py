@@ -233,6 +233,9 @@ class Method(ABC):
     ``False`` for methods with unseeded randomness (e.g. OpenCV's MIL)."""
     requires: ClassVar[Mapping[str, str]] = {}
     """module name -> install hint, e.g. ``{"sam2": "SAM2_BUILD_CUDA=0 pip install --no-build-isolation sam2==1.1.0"}``."""
+    install: ClassVar[str] = ""
+    """What the user supplies beyond importable packages (a source checkout, a checkpoint) and how to
+    get it; shown by ``mosebench methods`` (``requires`` cannot check a path given per run)."""
 
     def __init__(self, cfg: Any = None, device: str = "cpu") -> None:
         self.cfg = cfg

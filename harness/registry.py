@@ -72,6 +72,7 @@ BUILTINS: dict[str, str] = {
     "cutie": "adapters.cutie_vos:Cutie",
     "cutie-b": "adapters.cutie_vos:CutieBase",
     "cutie-s": "adapters.cutie_vos:CutieSmall",
+    "xmem": "adapters.xmem_vos:XMem",
 }
 
 

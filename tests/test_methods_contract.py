@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -35,6 +36,9 @@ BACKBONE_ALIASES = {"sam2", "sam2-s", "sam2-b+", "sam2-l", "rcms", "rcms-l", "cu
 BACKBONE_ALIASES |= {"dam4sam", "dam4sam-s", "dam4sam-b+", "dam4sam-l"}  # dam4sam-t runs every check
 ALIAS_CHECKS = ("prompts refused",)
 WEIGHT_FREE = {"static", "flow", "proposals", "csrt", "mil"}
+# methods on a user checkout (not a package; CI cannot clone it): checked where the checkout is given
+# in the environment, else left out of _installed(); frames resized to 64, not up to 480
+CHECKOUTS = {"xmem": ("MOSEBENCH_XMEM_REPO", {"size": 64})}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -61,25 +65,26 @@ def with_options(cls: type, options: dict) -> dict:
     return {k: v for k, v in options.items() if k in names}
 
 
-# Out-of-process trackers that need a user's checkout, environment and checkpoint (CI has none):
-# tests/test_trax_trackers.py runs them when given; the TraX method kind itself is checked as `trax`.
-CHECKOUT_METHODS = {"seqtrack", "aqatrack", "odtrack", "sutrack"}
-
-
 def _installed() -> list[str]:
-<<<<<<< HEAD
-    return [n for n in registry.names() if not registry.missing_requirements(n) and n not in CHECKOUT_METHODS]
-=======
     # out-of-process trackers that run from a user's checkout in their own environment (a non-empty
-    # `environment`: lorat, ...) cannot be built without one; their own tests drive them for real
+    # `environment`: the OSTrack family, lorat) cannot be built without one; their own tests drive them
+    # for real. In-process methods on a user checkout (CHECKOUTS) run where the checkout is given.
     return [n for n in registry.names()
-            if not registry.missing_requirements(n) and not getattr(registry.get(n), "environment", "")]
->>>>>>> s16-lorat
+            if not registry.missing_requirements(n) and not getattr(registry.get(n), "environment", "")
+            and (n not in CHECKOUTS or os.environ.get(CHECKOUTS[n][0]))]
+
+
+def _checkout_options(name: str) -> dict:
+    if name not in CHECKOUTS:
+        return {}
+    env, extra = CHECKOUTS[name]
+    return {"repo": os.environ[env], **extra}
 
 
 @pytest.mark.parametrize("name", _installed())
 def test_method_contract(name, tmp_path):
-    method = registry.create(name, with_options(registry.get(name), TEST_OPTIONS) or None, "cpu")
+    options = {**with_options(registry.get(name), TEST_OPTIONS), **_checkout_options(name)}
+    method = registry.create(name, options or None, "cpu")
     only = ALIAS_CHECKS if name in BACKBONE_ALIASES else None
     report = check_method(method, name, tmp_path, only=only)
     assert report.ok, report.text()

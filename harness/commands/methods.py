@@ -30,10 +30,11 @@ def rows(registry) -> list[dict]:
                 "prompts": sorted(k.value for k in caps.prompts), "output": caps.output.value,
                 "doc": (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "",
                 "environment": getattr(cls, "environment", "") or "",  # out-of-process methods: their own env
+                "install": getattr(cls, "install", ""),
             })
         except MosebenchError as exc:
             out.append({"name": name, "class": "?", "deps_ok": False, "missing": {"adapter": str(exc)},
-                        "capabilities": "-", "prompts": [], "output": "-", "doc": ""})
+                        "capabilities": "-", "prompts": [], "output": "-", "doc": "", "install": ""})
     return out
 
 
@@ -56,4 +57,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"{'':<{width}}    {mod}: {hint}")
         if r.get("environment"):
             print(f"{'':<{width}}    runs in {r['environment']}")
+        if r["install"]:
+            print(f"{'':<{width}}    needs {r['install']}")
     return 0
