@@ -27,6 +27,7 @@ from harness.errors import ConfigError, MissingDependencyError  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _methods_video import moving_objects  # noqa: E402
+from support.golden import assert_masks_match, same_cpu_kind  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "tests" / "golden" / "cutie"
@@ -35,6 +36,9 @@ WEIGHTS_SHA256 = {  # make_golden.weights_digest of the checkpoints eval_vos.py 
     "base": "743d0f3c93275b8b8d6051510f72307d2ac02079ea0b6f174277d1771dd42968",
     "small": "bc6b7e8ad4f4734e69e7cd59a51371823d4c6e0686d3b74b8b81328a122f08fe",
 }
+# make_golden.weights_abs_sum (measured on an AVX-512 machine): on another CPU kind the QR of the
+# orthogonal init differs in the last bits, so the sha256 differs while this agrees to ~1e-9
+WEIGHTS_ABS_SUM = {"base": 828024.6846011578, "small": 535723.1501246433}
 VIDEOS = ("late", "synth000", "synth001", "synth002")  # as run_adapter.py
 
 
@@ -63,8 +67,12 @@ def _run_adapter(model: str, tmp: Path) -> dict[str, np.ndarray]:
                            str(tmp / "ckpt.pth"), str(out)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.split()[0] == WEIGHTS_SHA256[model], (
-        "seeded random init changed (torch/rf-cutie version?): regenerate tests/golden/cutie per its README")
+    digest, abs_sum = proc.stdout.split()[:2]
+    changed = "seeded random init changed (torch/rf-cutie version?): regenerate tests/golden/cutie per its README"
+    if same_cpu_kind(GOLDEN):
+        assert digest == WEIGHTS_SHA256[model], changed
+    else:
+        assert float(abs_sum) == pytest.approx(WEIGHTS_ABS_SUM[model], rel=1e-7), changed
     with np.load(out) as npz:
         return dict(npz)
 
@@ -90,8 +98,7 @@ def test_masks_equal_eval_vos_pixel_for_pixel(model, tmp_path):
             if not png.is_file():
                 assert not lab.any()
                 continue
-            diff = int((lab != _png(png)).sum())
-            assert diff == 0, f"{model} {name} frame {t}: {diff} pixels differ from eval_vos.py"
+            assert_masks_match(lab, _png(png), f"{model} {name} frame {t} vs eval_vos.py", GOLDEN)
             assert not any((lab == oid).any() for oid, f in starts.items() if t < f), (name, t)
             outs.append(lab)
         tracked[name] = outs[1:]

@@ -26,6 +26,7 @@ from harness.errors import ConfigError, UnknownMethodError  # noqa: E402
 sys.path.insert(0, str(Path(__file__).parent))
 from _methods_video import ArrayVideo, moving_objects  # noqa: E402
 from _sam2_script import RCMS_GOLDEN_SCRIPT, DecoderScript, Offsets  # noqa: E402
+from support.golden import assert_arrays_match, assert_masks_match, same_cpu_kind  # noqa: E402
 
 GOLDEN = Path(__file__).parent / "golden" / "rcms"
 SEED, IMAGE_SIZE = 0, 64  # as in golden/rcms/README.md
@@ -126,16 +127,24 @@ def test_bit_equal_to_the_original_entry_point_with_promotions(rcms, video_name,
     for r, png in zip(results, pngs):
         want = np.array(Image.open(png))
         got = _labels(r.masks, want.shape)
-        assert np.array_equal(got, want), f"{video_name} frame {r.frame}: {(got != want).sum()} pixels differ"
+        assert_masks_match(got, want, f"{video_name} frame {r.frame}", GOLDEN)
     assert all(r.masks[1].any() for r in results[1:7]) and not any(r.masks[1].any() for r in results[7:10])
-    # every decoder output bit-equal, and the same number of conditioning memories at each step
-    # (the original runs objects one after the other in 'later' mode: compare as multisets)
+    # every decoder output bit-equal (within 1e-5 on another CPU kind: tests/support/golden.py), and the
+    # same number of conditioning memories at each step (the original runs objects one after the other
+    # in 'later' mode: compare as multisets)
     golden = _records(np.load(GOLDEN / f"decoder_{video_name}.npz"))
     assert len(records) == len(golden)
-    if video_name == "first":
+    if video_name == "first" and same_cpu_kind(GOLDEN):
         assert [_key(r) for r in records] == [_key(r) for r in golden]
-    else:
+    elif same_cpu_kind(GOLDEN):
         assert sorted(map(_key, records)) == sorted(map(_key, golden))
+    else:
+        def order(rs):
+            return rs if video_name == "first" else sorted(rs, key=lambda r: (r[0], r[1], float(r[2].sum())))
+        for a, b in zip(order(records), order(golden)):
+            assert a[:2] == b[:2]
+            for x, y in zip(a[2:], b[2:]):
+                assert_arrays_match(x, y, f"decoder output of frame {a[0]}", GOLDEN)
     # promoted frames reached the original's memory too: one conditioning frame on frame 7, then more
     assert sorted(r[1] for r in golden if r[0] == 7) == [1] * len(promoted)
     assert sorted(r[1] for r in golden if r[0] == 8) == sorted(1 + len(p) for p in promoted.values())

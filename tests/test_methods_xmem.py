@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.golden import assert_masks_match  # noqa: E402
 
 from harness import registry
 from harness.api import PromptKind
@@ -90,8 +91,7 @@ def test_masks_equal_eval_py_pixel_for_pixel(run, tmp_path):
             if not png.is_file():
                 assert not lab.any()
                 continue
-            diff = int((lab != _png(png)).sum())
-            assert diff == 0, f"{run} {name} frame {t}: {diff} pixels differ from eval.py"
+            assert_masks_match(lab, _png(png), f"{run} {name} frame {t} vs eval.py", GOLDEN)
             compared += 1
             assert not any((lab == oid).any() for oid, f in starts.items() if t < f), (name, t)
             outs.append(lab)

@@ -24,7 +24,8 @@ LATE_STARTS = {3: (1, 2, 3, 4), 6: (5, 6)}  # video 'late': frame -> objects fir
 
 
 def make_checkpoint(model: str, path: Path) -> str:
-    """Write the seeded checkpoint of ``model`` to ``path``; returns :func:`weights_digest`.
+    """Write the seeded checkpoint of ``model`` to ``path``; returns :func:`weights_digest` and
+    :func:`weights_abs_sum`, space-separated.
 
     Run in a process started with ``OMP_NUM_THREADS=1``: the orthogonal init (a QR) of the key
     projection differs in the last bits with the thread set-up."""
@@ -35,7 +36,12 @@ def make_checkpoint(model: str, path: Path) -> str:
     torch.set_num_threads(1)
     state = random_weights(compose_config(CutieConfig(model=model, random_init=True)), SEED)
     torch.save(state, path)
-    return weights_digest(state)
+    return f"{weights_digest(state)} {weights_abs_sum(state)!r}"
+
+
+def weights_abs_sum(state) -> float:
+    """Sum of absolute weights: equal to ~1e-9 across CPU kinds, whose QR differs in the last bits."""
+    return float(sum(v.detach().double().abs().sum() for v in state.values() if v.is_floating_point()))
 
 
 def weights_digest(state) -> str:
