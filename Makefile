@@ -37,6 +37,7 @@ demo: install
 # slowest tests (the suite should stay under ~30 min on a 2-core CI runner).
 test: install system-deps
 	bash scripts/install_chromium.sh
+	bash scripts/install_latex.sh
 	MOSEBENCH_REQUIRE=all $(BIN)/python -m pytest -q --durations=15 tests; rc=$$?; bash slurm/stop.sh --if-tests-own-it; exit $$rc
 
 lint: install

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -244,4 +245,17 @@ def test_closing_kills_the_trackers_whole_process_group(tmp_path, tracker_python
     with TraxTracker([str(tracker_python), str(server)]) as tracker:
         kids = psutil.Process(tracker.proc.pid).children()
         assert len(kids) == 1 and kids[0].cmdline()[0] == str(tracker_python)
-    assert _tracker_processes(tracker_python) == []  # the grandchild too
+        server_pid, helper = tracker.proc.pid, kids[0]
+    # the server and its helper (the grandchild) are gone: checked by pid, not by scanning for the
+    # interpreter (other tests' trackers may still be exiting), allowing the kernel a moment to reap
+    # the reparented helper (a zombie counts as gone: it runs nothing)
+    def alive(pid: int) -> bool:
+        try:
+            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    deadline = time.time() + 10
+    while (alive(server_pid) or alive(helper.pid)) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not alive(server_pid) and not alive(helper.pid)

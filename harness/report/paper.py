@@ -22,6 +22,10 @@ PAPER_LABELS: dict[str, str] = {
     "sam2-b+": "SAM2-B+", "sam2-l": "SAM2-L", "cutie": "Cutie-B", "cutie-b": "Cutie-B",
     "xmem": "XMem", "deva": "DEVA", "stcn": "STCN", "samurai-b+": "SAMURAI-B+", "samurai-l": "SAMURAI-L",
     "dam4sam-b+": "DAM4SAM-B+", "dam4sam-l": "DAM4SAM-L", "sam2long-b+": "SAM2Long-B+", "sam2long-l": "SAM2Long-L",
+    # TABLE 10's box trackers (size variants are configs/method/<name>.yaml aliases)
+    "seqtrack-b": "SeqTrack-B", "seqtrack-l": "SeqTrack-L", "aqatrack": "AQATrack-B", "aqatrack-256": "AQATrack-B",
+    "odtrack-b": "ODTrack-B", "odtrack-l": "ODTrack-L", "lorat-b": "LORAT-B", "lorat-l": "LORAT-L",
+    "sutrack-b": "SUTrack-B", "sutrack-l": "SUTrack-L",
 }
 # TABLE 4 prints the released (zero-shot) SAM2 weights separately: those are what sam2-b+/sam2-l run.
 ZERO_SHOT: dict[str, str] = {"sam2-b+": "SAM2-B+ (ZS)", "sam2-l": "SAM2-L (ZS)"}
