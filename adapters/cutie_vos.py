@@ -164,12 +164,29 @@ def build_network(model_cfg: Any) -> Any:
 
 
 def random_weights(model_cfg: Any, seed: int, key_scale: float = TEST_KEY_SCALE) -> dict[str, Any]:
-    """Seeded random state dict for tests (the global RNG is left as it was)."""
+    """Seeded random state dict for tests (the global RNG is left as it was).
+
+    Cutie initialises some weights with ``nn.init.orthogonal_`` (a QR), whose last bits differ between
+    CPU kinds (AVX-512 or not), and random weights amplify that into different masks. During the build
+    it is replaced by a QR-free seeded draw of the same shape and variance (uniform, ``gain /
+    sqrt(fan_in)`` standard deviation), so the test weights are the same on every CPU."""
+    import math
+
     import torch
 
+    def orthogonal_free(tensor, gain=1.0, generator=None):
+        bound = gain * math.sqrt(3.0 / max(1, tensor[0].numel()))
+        with torch.no_grad():
+            return tensor.uniform_(-bound, bound, generator=generator)
+
+    original = torch.nn.init.orthogonal_
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        net = build_network(model_cfg)
+        torch.nn.init.orthogonal_ = orthogonal_free
+        try:
+            net = build_network(model_cfg)
+        finally:
+            torch.nn.init.orthogonal_ = original
     state = net.state_dict()
     state["key_proj.key_proj.weight"] = state["key_proj.key_proj.weight"] * key_scale
     return state
