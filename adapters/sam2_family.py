@@ -63,6 +63,17 @@ class SAM2Hooks:
         out_dict["non_cond_frame_outputs"][frame] = out
         return out, masks
 
+    def settle(self, obj_state: Any, frame: int, out: dict, masks: Any, last: bool) -> dict[int, tuple[Any, Any]]:
+        """The frames of an object whose output is final once ``frame`` was tracked (or is its
+        prompt frame): ``frame -> (low-res mask logits (1, 1, S/4, S/4), object-score logit (1, 1))``.
+
+        Plain SAM2 and every causal variant: ``frame`` itself, now. A variant that decides a frame
+        only after seeing later ones (SAM2Long keeps several pathways and outputs the one that
+        scores best in the end) returns each frame once it is decided, and the rest when ``last``
+        (the video's last frame) is true; the loop yields a frame when every object's is final.
+        """
+        return {frame: (masks, out["object_score_logits"])}
+
     def memory_window(self) -> int:
         """How many frames back forward tracking reads non-conditioning memory.
 

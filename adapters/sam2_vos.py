@@ -299,23 +299,25 @@ class SAM2Session(Session):
         self.objects = {k: p.new_object_state() for k in range(len(ids))}  # fresh for each pass
         order = sorted(range(len(ids)), key=lambda k: ids[k])  # stack objects by id, as the script
         starts = {k: min(st["output_dict_per_obj"][k]["cond_frame_outputs"]) for k in order}
-        empty = np.zeros((self.video.height, self.video.width), bool)
-        given = {(q.frame, q.obj_id): q.mask.astype(bool) for q in self.prompts if isinstance(q, MaskPrompt)}
         low = p.image_size // 4
+        last = len(self.video) - 1
+        # frame -> object -> (low-res logits, object-score logit); a frame is yielded once every
+        # object's output is final (at once for causal variants: SAM2Hooks.settle)
+        decided: dict[int, dict[int, tuple[Any, Any]]] = {}
+        spent: dict[int, float] = {}  # model time of frames not yielded yet
         for t in range(len(self.video)):
             if t < min(starts.values()):  # no model work: not a processed frame
+                empty = np.zeros((self.video.height, self.video.width), bool)
                 yield FrameResult(frame=t, masks={ids[k]: empty for k in order},
                                   scores={ids[k]: 0.0 for k in order}, processed=False)
                 continue
             self.images[t]  # decode + pre-process outside the model timer
-            logits, scores = [], {}
             with timer, self.method.inference():
                 for k in order:
                     out_dict = st["output_dict_per_obj"][k]
                     if t < starts[k]:
-                        logits.append(torch.full((1, 1, low, low), NO_OBJ_SCORE, dtype=torch.float32,
-                                                 device=st["device"]))
-                        scores[ids[k]] = 0.0
+                        absent = torch.full((1, 1, low, low), NO_OBJ_SCORE, dtype=torch.float32, device=st["device"])
+                        decided.setdefault(t, {})[k] = (absent, None)
                         continue
                     if t in out_dict["cond_frame_outputs"]:
                         out = out_dict["cond_frame_outputs"][t]
@@ -323,21 +325,37 @@ class SAM2Session(Session):
                     else:  # the variant's per-frame logic (plain SAM2: one tracking step)
                         out, masks = p.track_frame(st, k, self.objects[k], t)
                     st["frames_tracked_per_obj"][k][t] = {"reverse": False}
-                    logits.append(masks.float())
-                    scores[ids[k]] = float(torch.sigmoid(out["object_score_logits"].float()).item())
-                _, video_res = p._get_orig_video_res_output(st, torch.cat(logits, 0))
-                binary = (video_res > self.cfg.score_thresh).cpu().numpy()[:, 0]
-            if p.output_prompt_masks:  # the variant's driver writes the given mask on its frame
-                for i, k in enumerate(order):
-                    if (t, ids[k]) in given:
-                        binary[i] = given[t, ids[k]]
+                    for f, final in p.settle(self.objects[k], t, out, masks, t == last).items():
+                        decided.setdefault(f, {})[k] = final
+            spent[t] = timer.pop()
             if self.cfg.prune_memory:
                 self.dropped += prune_memory(
                     st, lambda k, t=t: p.selectable_frames(st, k, self.objects[k], t + 1),
                     lambda k, t=t: p.selectable_cond_frames(st, k, self.objects[k], t + 1))
-            yield FrameResult(frame=t, masks={ids[k]: binary[i] for i, k in enumerate(order)},
-                              scores=scores, model_time_s=timer.pop())
+            while spent and len(decided.get(min(spent), ())) == len(order):
+                f = min(spent)
+                finals = decided.pop(f)
+                yield self._frame_result(f, [finals[k] for k in order], [ids[k] for k in order], spent.pop(f))
         self.images.close_stream()
+
+    def _frame_result(self, frame: int, finals: list[tuple[Any, Any]], ids: list[int], spent: float) -> FrameResult:
+        """Frame ``frame``'s masks from each object's final low-res logits (in ``ids`` order): the
+        video-resolution resize and the non-overlap constraint across objects, as the script."""
+        import torch
+
+        p = self.predictor
+        with self.timer, self.method.inference():
+            _, video_res = p._get_orig_video_res_output(self.state, torch.cat([m.float() for m, _ in finals], 0))
+            binary = (video_res > self.cfg.score_thresh).cpu().numpy()[:, 0]
+        if p.output_prompt_masks:  # the variant's driver writes the given mask on its frame
+            given = {(q.frame, q.obj_id): q.mask for q in self.prompts if isinstance(q, MaskPrompt)}
+            for i, oid in enumerate(ids):
+                if (frame, oid) in given:
+                    binary[i] = given[frame, oid].astype(bool)
+        scores = {oid: 0.0 if s is None else float(torch.sigmoid(s.float()).item())
+                  for oid, (_, s) in zip(ids, finals)}
+        return FrameResult(frame=frame, masks={oid: binary[i] for i, oid in enumerate(ids)},
+                           scores=scores, model_time_s=spent + self.timer.pop())
 
     def close(self) -> None:
         self.images.close_stream()
