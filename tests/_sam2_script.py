@@ -163,3 +163,22 @@ DAM4SAM_GOLDEN_SCRIPT: dict[int, Offsets] = {
     17: _dam4sam_frame(17, big=True),
     18: Offsets(score=-12.0, mask=-20.0),
 }
+
+
+# The script of tests/golden/sam2long (frames 0-27, 64 px model input: 16 x 16 low-res masks). The three
+# candidates hold different regions (A, B, C) and predicted IoUs (candidate 0 best, then 2, then 1; from
+# frame 19 on candidate 1 best), so pathways that keep different candidates hold different memories.
+# Object scores: +6 (certain: the best scores are kept) on frames 1, 7-9, 19-27; unchanged (about 0.2:
+# uncertain, distinct masks kept) on 2-6 and 12-18; -6 (absent: certain, no memory) on 10-11; frames
+# 12-13 have every predicted IoU below SAM2Long's 0.1 memory threshold (kept out of memory).
+SAM2LONG_REGIONS = ((5, 4, 9, 8), (11, 10, 15, 14), (2, 9, 6, 13))
+
+
+def _sam2long_offsets(t: int) -> Offsets:
+    score = 6.0 if t == 1 or 7 <= t <= 9 or t >= 19 else -6.0 if t in (10, 11) else 0.0
+    iou = -0.45 if t in (12, 13) else 0.3 if t == 1 else 0.0
+    per = (0.0, 0.2, 0.1) if t >= 19 else (0.2, 0.0, 0.1)
+    return Offsets(score=score, iou=iou, regions=SAM2LONG_REGIONS, iou_per=per, region_gain=5.0)
+
+
+SAM2LONG_GOLDEN_SCRIPT: dict[int, Offsets] = {t: _sam2long_offsets(t) for t in range(1, 28)}

@@ -34,6 +34,7 @@ TEST_OPTIONS = {"random_init": True, "image_size": 64, "top_k": None,
 # sam2-t, rcms-b+ run every check (cutie: cutie-b and cutie-s do).
 BACKBONE_ALIASES = {"sam2", "sam2-s", "sam2-b+", "sam2-l", "rcms", "rcms-l", "cutie"}
 BACKBONE_ALIASES |= {"dam4sam", "dam4sam-s", "dam4sam-b+", "dam4sam-l"}  # dam4sam-t runs every check
+BACKBONE_ALIASES |= {"sam2long", "sam2long-s", "sam2long-b+", "sam2long-l"}  # sam2long-t runs every check
 ALIAS_CHECKS = ("prompts refused",)
 WEIGHT_FREE = {"static", "flow", "proposals", "csrt", "mil"}
 # methods on a user checkout (not a package; CI cannot clone it): checked where the checkout is given
