@@ -107,10 +107,16 @@ def variant_script(n: int, variant: str = "") -> dict:
     confident, every 50th frame has a high predicted IoU and the rest a low one, and it vanishes
     for the last 10 frames (RCMS then promotes qualifying frames far behind SAM2's window).
     DAM4SAM: a confident square with a distractor on an alternative candidate (a DRM addition
-    every 6 frames while present), gone for 40 of every 100 frames (RAM walks back past them)."""
+    every 6 frames while present), gone for 40 of every 100 frames (RAM walks back past them).
+    SAM2Long: its golden's script (certain, uncertain, absent and low-IoU stretches) every 27 frames:
+    the pathways keep diverging and memory skips frames."""
     sys.path.insert(0, str(ROOT / "tests"))
     from _sam2_script import Offsets, _dam4sam_frame
 
+    if variant.startswith("sam2long"):  # its golden's script, repeated every 27 frames
+        from _sam2_script import _sam2long_offsets
+
+        return {t: _sam2long_offsets(1 + (t - 1) % 27) for t in range(1, n)}
     if variant.startswith("dam4sam"):
         return {t: (Offsets(score=-12.0, mask=-20.0) if t % 100 >= 60 else _dam4sam_frame(t % 20))
                 for t in range(1, n)}
