@@ -54,18 +54,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from adapters.checkout_import import Checkout, import_isolated
-from adapters.prompt_masks import check_prompt, prompt_to_mask
-from harness.api import (
-    Capabilities,
-    FrameResult,
-    FrameSource,
-    MaskPrompt,
-    Method,
-    PointsPrompt,
-    Prompt,
-    PromptKind,
-    Session,
-)
+from adapters.memory_vos import FirstMasks, imagenet_frame, resize_short_side
+from harness.api import Capabilities, FrameResult, FrameSource, Method, Prompt, PromptKind, Session
 from harness.errors import ConfigError, MissingDependencyError
 from harness.timing import ModelTimer
 
@@ -77,7 +67,6 @@ NEEDED = ("deva.model.network", "deva.model.resnet", "deva.inference.inference_c
 TEST_KEY_SCALE = 0.1
 """``random_init`` scales the key projection by this: DEVA's top-k softmax (``model/memory_utils.do_softmax``)
 is an unshifted ``exp``, which overflows to NaN with plain random weights (as XMem's)."""
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # deva/dataset/utils.py
 INSTALL = (f"a checkout of hkchengrex/Tracking-Anything-with-DEVA (no registry package): git clone {REPO_URL}, "
            "pip install -e it (its dependencies; the propagation needs pulp and scipy) and pass method.repo=PATH; "
            f"its propagation checkpoint {CHECKPOINT} ({CHECKPOINTS_URL}, fetched by the checkout's "
@@ -213,75 +202,27 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return state
 
 
-def resized_shape(height: int, width: int, size: int) -> tuple[int, int]:
-    """``(h, w)`` after torchvision's ``Resize(size)`` (short side ``size``; images and masks alike)."""
-    short, long = min(height, width), max(height, width)
-    new_long = int(size * long / short)
-    return (size, new_long) if height <= width else (new_long, size)
-
-
 class DEVASession(Session):
     def __init__(self, method: DEVA, video: FrameSource) -> None:
         self.method, self.video = method, video
-        self.first: dict[int, tuple[int, np.ndarray]] = {}  # obj_id -> (first frame, mask)
-        self._points: dict[int, PointsPrompt] = {}  # clicks accumulate on an object's first frame
+        self.prompts = FirstMasks(method, video, max_id=255)
         self.timer = ModelTimer(method.device)
         self.core: Any = None
         self.config: dict[str, Any] | None = None
 
     def add_prompt(self, prompt: Prompt) -> Mapping[int, np.ndarray] | None:
-        check_prompt(self.method.capabilities, prompt, self.method.name)
-        h, w = self.video.height, self.video.width
-        if not 0 <= prompt.frame < len(self.video):
-            raise ConfigError(f"prompt on frame {prompt.frame}, video '{self.video.name}' has {len(self.video)} frames")
-        if not 1 <= prompt.obj_id <= 255:
-            raise ConfigError(f"deva: object id {prompt.obj_id} is outside 1..255 (eval_vos.py reads ids from "
-                              "an indexed PNG); renumber the objects")
-        if isinstance(prompt, MaskPrompt) and prompt.mask.shape != (h, w):
-            raise ConfigError(f"mask prompt for object {prompt.obj_id} has shape {prompt.mask.shape}, "
-                              f"frames of '{self.video.name}' are {(h, w)}")
-        known = self.first.get(prompt.obj_id)
-        if known is not None and known[0] < prompt.frame:
-            return None  # semi-supervised: an object's first prompt conditions it
-        if isinstance(prompt, PointsPrompt):
-            before = self._points.get(prompt.obj_id)
-            if before is not None and before.frame == prompt.frame:
-                prompt = PointsPrompt(prompt.frame, prompt.obj_id, before.points + prompt.points,
-                                      before.labels + prompt.labels)
-            self._points[prompt.obj_id] = prompt
-        mask = prompt_to_mask(prompt, self.video.frame(prompt.frame)) if not isinstance(prompt, MaskPrompt) \
-            else prompt.mask.astype(bool)
-        self.first[prompt.obj_id] = (prompt.frame, mask)
+        self.prompts.add(prompt)
         return None
-
-    def _image(self, rgb: np.ndarray) -> Any:
-        """``(3, h, w)`` float32: ToTensor, Normalize, then Resize(size) as VideoReader's transform."""
-        import torch
-        import torch.nn.functional as F
-
-        image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).contiguous().float().div(255)
-        mean = torch.as_tensor(IMAGENET_MEAN, dtype=image.dtype).view(-1, 1, 1)
-        std = torch.as_tensor(IMAGENET_STD, dtype=image.dtype).view(-1, 1, 1)
-        image = image.sub_(mean).div_(std)
-        size = self.method.cfg.size
-        if size >= 0:
-            out_hw = resized_shape(rgb.shape[0], rgb.shape[1], size)
-            if tuple(image.shape[1:]) != out_hw:  # torchvision returns the input unchanged then
-                image = F.interpolate(image[None], size=list(out_hw), mode="bilinear", align_corners=False,
-                                      antialias=True)[0]
-        return image
 
     def _mask(self, new: dict[int, np.ndarray]) -> tuple[Any, list[int]]:
         """``((h, w) int64 index mask, labels left after the resize)`` as VideoReader reads a PNG."""
         import torch
         from PIL import Image
 
-        index = np.zeros((self.video.height, self.video.width), np.uint8)
-        for oid in sorted(new):  # overlapping prompts (never in a dataset PNG): the higher id wins
-            index[new[oid]] = oid
+        index = FirstMasks.index_mask(new, (self.video.height, self.video.width))
         size = self.method.cfg.size
         if size >= 0:
-            out_h, out_w = resized_shape(*index.shape, size)
+            out_h, out_w = resize_short_side(*index.shape, size)
             if (out_h, out_w) != index.shape:  # torchvision's Resize on a PIL image: PIL nearest
                 index = np.array(Image.fromarray(index, mode="L").resize((out_w, out_h), Image.NEAREST))
         labels = np.unique(index)
@@ -293,13 +234,9 @@ class DEVASession(Session):
         import torch
         import torch.nn.functional as F
 
-        if not self.first:
-            raise ConfigError(f"deva needs at least one prompt (video '{self.video.name}')")
+        starts = self.prompts.starts()
         method, cfg = self.method, self.method.cfg
-        starts: dict[int, dict[int, np.ndarray]] = {}
-        for oid, (frame, mask) in self.first.items():
-            starts.setdefault(frame, {})[oid] = mask
-        first, n, ids = min(starts), len(self.video), sorted(self.first)
+        first, n, ids = min(starts), len(self.video), sorted(self.prompts.first)
         height, width = self.video.height, self.video.width
         empty = np.zeros((height, width), bool)
         config = dict(method.config)
@@ -314,7 +251,7 @@ class DEVASession(Session):
             if t < first:
                 yield FrameResult(frame=t, masks={o: empty for o in ids}, processed=False)
                 continue
-            image = self._image(rgb)
+            image = imagenet_frame(rgb, cfg.size)
             new = starts.get(t)
             with self.timer, method.inference():
                 image = image.to(method.device)
