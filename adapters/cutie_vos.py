@@ -41,14 +41,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from adapters.prompt_masks import check_prompt, prompt_to_mask
+from adapters.memory_vos import FirstMasks
 from harness.api import (
     Capabilities,
     FrameResult,
     FrameSource,
-    MaskPrompt,
     Method,
-    PointsPrompt,
     Prompt,
     PromptKind,
     Session,
@@ -210,31 +208,12 @@ def load_checkpoint(path: Path, network: Any) -> dict[str, Any]:
 class CutieSession(Session):
     def __init__(self, method: Cutie, video: FrameSource) -> None:
         self.method, self.video = method, video
-        self.first: dict[int, tuple[int, np.ndarray]] = {}  # obj_id -> (first frame, mask)
-        self._points: dict[int, PointsPrompt] = {}  # clicks accumulate on an object's first frame
+        self.prompts = FirstMasks(method, video)
         self.timer = ModelTimer(method.device)
         self.core: Any = None
 
     def add_prompt(self, prompt: Prompt) -> Mapping[int, np.ndarray] | None:
-        check_prompt(self.method.capabilities, prompt, self.method.name)
-        h, w = self.video.height, self.video.width
-        if not 0 <= prompt.frame < len(self.video):
-            raise ConfigError(f"prompt on frame {prompt.frame}, video '{self.video.name}' has {len(self.video)} frames")
-        if isinstance(prompt, MaskPrompt) and prompt.mask.shape != (h, w):
-            raise ConfigError(f"mask prompt for object {prompt.obj_id} has shape {prompt.mask.shape}, "
-                              f"frames of '{self.video.name}' are {(h, w)}")
-        known = self.first.get(prompt.obj_id)
-        if known is not None and known[0] < prompt.frame:
-            return None  # semi-supervised: an object's first prompt conditions it
-        if isinstance(prompt, PointsPrompt):
-            before = self._points.get(prompt.obj_id)
-            if before is not None and before.frame == prompt.frame:
-                prompt = PointsPrompt(prompt.frame, prompt.obj_id, before.points + prompt.points,
-                                      before.labels + prompt.labels)
-            self._points[prompt.obj_id] = prompt
-        mask = prompt_to_mask(prompt, self.video.frame(prompt.frame)) if not isinstance(prompt, MaskPrompt) \
-            else prompt.mask.astype(bool)
-        self.first[prompt.obj_id] = (prompt.frame, mask)
+        self.prompts.add(prompt)
         return None
 
     def _inputs(self, rgb: np.ndarray, new: dict[int, np.ndarray] | None):
@@ -255,10 +234,7 @@ class CutieSession(Session):
                                   antialias=True)[0]
         if new is None:
             return image, None, None, resized
-        index = np.zeros((height, width), np.uint8)
-        for oid in sorted(new):  # overlapping prompts (never in a dataset PNG): the higher id wins
-            index[new[oid]] = oid
-        png = Image.fromarray(index)
+        png = Image.fromarray(FirstMasks.index_mask(new, (height, width)))
         if resized:
             png = png.resize((image.shape[2], image.shape[1]), Image.NEAREST)
         mask = torch.from_numpy(np.array(png)).long()
@@ -272,12 +248,8 @@ class CutieSession(Session):
         import torch.nn.functional as F
         from cutie.inference.inference_core import InferenceCore
 
-        if not self.first:
-            raise ConfigError(f"cutie needs at least one prompt (video '{self.video.name}')")
-        starts: dict[int, dict[int, np.ndarray]] = {}
-        for oid, (frame, mask) in self.first.items():
-            starts.setdefault(frame, {})[oid] = mask
-        first, n, ids = min(starts), len(self.video), sorted(self.first)
+        starts = self.prompts.starts()
+        first, n, ids = min(starts), len(self.video), sorted(self.prompts.first)
         empty = np.zeros((self.video.height, self.video.width), bool)
         device = self.method.device
         self.timer.pop()

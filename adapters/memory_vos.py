@@ -1,4 +1,4 @@
-"""Helpers shared by the memory-based VOS adapters that take one first mask per object (XMem, DEVA).
+"""Helpers shared by the memory-based VOS adapters that take one first mask per object (Cutie, XMem, DEVA).
 
 * :class:`FirstMasks`: semi-supervised prompt bookkeeping. An object's first prompt conditions it
   (later ones are ignored); box, point and scribble prompts become a first mask through GrabCut
