@@ -33,7 +33,6 @@ only masks.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +40,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from adapters.memory_vos import FirstMasks
+from adapters.memory_vos import FirstMasks, inference_context, resnets_without_download
 from harness.api import (
     Capabilities,
     FrameResult,
@@ -135,29 +134,12 @@ def compose_config(cfg: CutieConfig) -> Any:
     return composed
 
 
-@contextlib.contextmanager
-def _resnets_without_download():
-    """Cutie's ResNet constructors are called with ``pretrained=True`` (an ImageNet download);
-    for the duration of the build they are called with ``pretrained=False`` instead."""
-    from cutie.model.utils import resnet
-
-    originals = resnet.resnet18, resnet.resnet50
-
-    def plain(fn):
-        return lambda pretrained=True, **kw: fn(pretrained=False, **kw)
-
-    resnet.resnet18, resnet.resnet50 = plain(originals[0]), plain(originals[1])
-    try:
-        yield
-    finally:
-        resnet.resnet18, resnet.resnet50 = originals
-
-
 def build_network(model_cfg: Any) -> Any:
     """``CUTIE(cfg)`` in eval mode on CPU, randomly initialised (from torch's global generator)."""
     from cutie.model.cutie import CUTIE
+    from cutie.model.utils import resnet
 
-    with _resnets_without_download():
+    with resnets_without_download(resnet):
         return CUTIE(model_cfg).eval()
 
 
@@ -316,14 +298,9 @@ class Cutie(Method):
         network.load_weights(state)
         self.network = network.to(device).eval()
 
-    @contextlib.contextmanager
     def inference(self):
-        """``torch.inference_mode`` plus, with ``amp`` on CUDA, fp16 autocast (as ``eval_vos.py``)."""
-        import torch
-
-        amp = self.cfg.amp and str(self.device).startswith("cuda")
-        with torch.inference_mode(), (torch.autocast("cuda") if amp else contextlib.nullcontext()):
-            yield
+        """:func:`adapters.memory_vos.inference_context`: fp16 autocast on CUDA with ``amp``."""
+        return inference_context(self.device, self.cfg.amp)
 
     def open_session(self, video: FrameSource, max_objects: int = 20) -> Session:
         return CutieSession(self, video)

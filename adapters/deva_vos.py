@@ -45,7 +45,6 @@ Unsupervised (TABLE 7) is not offered: see ``docs/adding_a_method.md`` ("DEVA") 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +53,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from adapters.checkout_import import Checkout, import_isolated
-from adapters.memory_vos import FirstMasks, imagenet_frame, resize_short_side
+from adapters.memory_vos import (
+    FirstMasks,
+    imagenet_frame,
+    inference_context,
+    resize_short_side,
+    resnets_without_download,
+)
 from harness.api import Capabilities, FrameResult, FrameSource, Method, Prompt, PromptKind, Session
 from harness.errors import ConfigError, MissingDependencyError
 from harness.timing import ModelTimer
@@ -143,23 +148,6 @@ def load_checkout(repo: str | Path) -> Checkout:
     return import_isolated(root, TOP_LEVEL, NEEDED, "deva")
 
 
-@contextlib.contextmanager
-def _resnets_without_download(checkout: Checkout):
-    """``big_modules`` builds its ResNets with ``pretrained=True`` (an ImageNet download); during the
-    build they are called with ``pretrained=False`` instead."""
-    resnet = checkout["deva.model.resnet"]
-    originals = resnet.resnet18, resnet.resnet50
-
-    def plain(fn):
-        return lambda pretrained=True, **kw: fn(pretrained=False, **kw)
-
-    resnet.resnet18, resnet.resnet50 = plain(originals[0]), plain(originals[1])
-    try:
-        yield
-    finally:
-        resnet.resnet18, resnet.resnet50 = originals
-
-
 DEFAULT_DIMS = {"key_dim": 64, "value_dim": 512, "pix_feat_dim": 512}  # eval_args.py
 
 
@@ -172,7 +160,7 @@ def dims_of(state: Mapping[str, Any]) -> dict[str, int]:
 
 def build_network(checkout: Checkout, dims: Mapping[str, int]) -> Any:
     """``DEVA(config)`` on CPU, randomly initialised from torch's global generator."""
-    with _resnets_without_download(checkout):
+    with resnets_without_download(checkout["deva.model.resnet"]):
         return checkout["deva.model.network"].DEVA(dict(dims)).eval()
 
 
@@ -311,15 +299,9 @@ class DEVA(Method):
             raise ConfigError(f"deva checkpoint '{cfg.ckpt}' does not fit DEVA: {str(exc).splitlines()[0]}") from None
         self.network = network.to(device).eval()
 
-    @contextlib.contextmanager
     def inference(self):
-        """``torch.inference_mode`` plus, on CUDA with ``amp``, fp16 autocast (eval_vos.py's
-        ``torch.cuda.amp.autocast(enabled=args.amp)``)."""
-        import torch
-
-        amp = self.cfg.amp and str(self.device).startswith("cuda")
-        with torch.inference_mode(), (torch.autocast("cuda") if amp else contextlib.nullcontext()):
-            yield
+        """:func:`adapters.memory_vos.inference_context`: fp16 autocast on CUDA with ``amp`` (eval_vos.py's ``torch.cuda.amp.autocast(enabled=args.amp)``)."""
+        return inference_context(self.device, self.cfg.amp)
 
     def open_session(self, video: FrameSource, max_objects: int = 20) -> Session:
         return DEVASession(self, video)

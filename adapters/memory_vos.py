@@ -5,10 +5,15 @@
   (:func:`adapters.prompt_masks.prompt_to_mask`); clicks on the same frame accumulate.
 * :func:`imagenet_frame`: ``ToTensor`` + ImageNet ``Normalize`` + torchvision's ``Resize(size)`` on
   the tensor, as the ``VideoReader`` of XMem's and DEVA's eval scripts.
+* :func:`resnets_without_download`: their ResNets are built with ``pretrained=True`` (an ImageNet
+  download); a real checkpoint overwrites every weight, so they are built without it.
+* :func:`inference_context`: ``torch.inference_mode`` plus fp16 autocast on CUDA when asked.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -18,6 +23,33 @@ from harness.api import FrameSource, MaskPrompt, PointsPrompt, Prompt
 from harness.errors import ConfigError
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+@contextlib.contextmanager
+def resnets_without_download(resnet: Any) -> Iterator[None]:
+    """While in the block, ``resnet.resnet18`` / ``resnet.resnet50`` (a checkout's ResNet module) are
+    called with ``pretrained=False`` whatever their caller passes."""
+    originals = resnet.resnet18, resnet.resnet50
+
+    def plain(fn):
+        return lambda pretrained=True, **kw: fn(pretrained=False, **kw)
+
+    resnet.resnet18, resnet.resnet50 = plain(originals[0]), plain(originals[1])
+    try:
+        yield
+    finally:
+        resnet.resnet18, resnet.resnet50 = originals
+
+
+@contextlib.contextmanager
+def inference_context(device: str, amp: bool) -> Iterator[None]:
+    """``torch.inference_mode`` plus, on CUDA with ``amp``, fp16 autocast (the eval scripts'
+    ``torch.cuda.amp.autocast``, a no-op on CPU there too)."""
+    import torch
+
+    amp = amp and str(device).startswith("cuda")
+    with torch.inference_mode(), (torch.autocast("cuda") if amp else contextlib.nullcontext()):
+        yield
 
 
 def resize_short_side(height: int, width: int, size: int) -> tuple[int, int]:

@@ -54,7 +54,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from adapters.checkout_import import Checkout, import_isolated
-from adapters.memory_vos import FirstMasks, imagenet_frame
+from adapters.memory_vos import FirstMasks, imagenet_frame, inference_context, resnets_without_download
 from harness.api import Capabilities, FrameResult, FrameSource, Method, Prompt, PromptKind, Session
 from harness.errors import ConfigError, MissingDependencyError
 from harness.timing import ModelTimer
@@ -141,23 +141,6 @@ def load_checkout(repo: str | Path) -> Checkout:
     return import_isolated(root, TOP_LEVEL, NEEDED, "xmem")
 
 
-@contextlib.contextmanager
-def _resnets_without_download(checkout: Checkout):
-    """XMem's ResNet constructors are called with ``pretrained=True`` (an ImageNet download); for
-    the duration of the build they are called with ``pretrained=False`` instead."""
-    resnet = checkout["model.resnet"]
-    originals = resnet.resnet18, resnet.resnet50
-
-    def plain(fn):
-        return lambda pretrained=True, **kw: fn(pretrained=False, **kw)
-
-    resnet.resnet18, resnet.resnet50 = plain(originals[0]), plain(originals[1])
-    try:
-        yield
-    finally:
-        resnet.resnet18, resnet.resnet50 = originals
-
-
 def dims_of(state: Mapping[str, Any]) -> dict[str, int]:
     """key/value/hidden dimensions of a checkpoint, as ``XMem.init_hyperparameters`` reads them."""
     hidden = state.get("decoder.hidden_update.transform.weight")
@@ -169,7 +152,7 @@ def dims_of(state: Mapping[str, Any]) -> dict[str, int]:
 def build_network(checkout: Checkout, config: dict[str, Any]) -> Any:
     """``XMem(config, model_path=None)`` on CPU, randomly initialised from torch's global generator;
     fills ``config``'s missing key/value/hidden dimensions with XMem's defaults (in place, as XMem does)."""
-    with _resnets_without_download(checkout), contextlib.redirect_stdout(None):  # it prints its dims
+    with resnets_without_download(checkout["model.resnet"]), contextlib.redirect_stdout(None):  # it prints its dims
         return checkout["model.network"].XMem(config, model_path=None).eval()
 
 
@@ -314,15 +297,9 @@ class XMem(Method):
             raise ConfigError(f"xmem checkpoint '{cfg.ckpt}' does not fit XMem: {str(exc).splitlines()[0]}") from None
         self.network = network.to(device).eval()
 
-    @contextlib.contextmanager
     def inference(self):
-        """``torch.inference_mode`` plus, on CUDA with ``amp``, fp16 autocast (as eval.py's
-        ``torch.cuda.amp.autocast(enabled=not args.benchmark)``; a no-op on CPU there too)."""
-        import torch
-
-        amp = self.cfg.amp and str(self.device).startswith("cuda")
-        with torch.inference_mode(), (torch.autocast("cuda") if amp else contextlib.nullcontext()):
-            yield
+        """:func:`adapters.memory_vos.inference_context`: fp16 autocast on CUDA with ``amp`` (eval.py's ``torch.cuda.amp.autocast(enabled=not args.benchmark)``)."""
+        return inference_context(self.device, self.cfg.amp)
 
     def open_session(self, video: FrameSource, max_objects: int = 20) -> Session:
         return XMemSession(self, video)

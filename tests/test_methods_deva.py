@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support.golden import assert_masks_match  # noqa: E402
+from support.golden import assert_masks_match, first_appearances, same_cpu_kind  # noqa: E402
 
 from harness import registry
 from harness.api import PromptKind
@@ -33,7 +33,10 @@ REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "tests" / "golden" / "deva"
 INPUTS = REPO / "tests" / "golden" / "xmem"  # shared inputs (tests/golden/deva/make_golden.py)
 CHECKOUT = os.environ.get("MOSEBENCH_DEVA_REPO", "")
-WEIGHTS_SHA256 = "2d0ef19f82c02ea7841bc4d91bb74334007e8769338afc0d07e1e05f7dcc8183"  # make_golden.weights_digest
+WEIGHTS_SHA256 = "2d0ef19f82c02ea7841bc4d91bb74334007e8769338afc0d07e1e05f7dcc8183"  # make_golden.make_checkpoint
+# checked instead of the sha256 on another CPU kind than the golden's (the key projection's orthogonal
+# init, a QR, differs there in the last bits)
+WEIGHTS_ABS_SUM = 909408.583502677
 VIDEOS = ("gaps", "late", "synth000", "synth001", "synth002")  # as run_adapter.py
 SKIP_REASON = ("DEVA is a user checkout, not a package, and CI cannot clone it: set MOSEBENCH_DEVA_REPO="
                "/path/to/a/checkout/of/hkchengrex/Tracking-Anything-with-DEVA to run these tests")
@@ -62,19 +65,18 @@ def _run_adapter(run: str, tmp: Path) -> dict[str, np.ndarray]:
                            str(tmp / "ckpt.pth"), str(out)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.split()[0] == WEIGHTS_SHA256, (
-        "seeded random init changed (torch or checkout version?): regenerate tests/golden/deva per its README")
+    digest, abs_sum = proc.stdout.split()[:2]
+    changed = "seeded random init changed (torch or checkout version?): regenerate tests/golden/deva per its README"
+    if same_cpu_kind(GOLDEN):
+        assert digest == WEIGHTS_SHA256, changed
+    else:
+        assert float(abs_sum) == pytest.approx(WEIGHTS_ABS_SUM, rel=1e-7), changed
     with np.load(out) as npz:
         return dict(npz)
 
 
 def _starts(name: str) -> dict[int, int]:
-    starts: dict[int, int] = {}
-    for png in sorted((INPUTS / "Annotations" / name).glob("*.png")):
-        for oid in np.unique(_png(png)):
-            starts.setdefault(int(oid), int(png.stem))
-    starts.pop(0, None)
-    return starts
+    return first_appearances(INPUTS / "Annotations" / name)
 
 
 @pytest.mark.parametrize("run", ["default", "lt"])

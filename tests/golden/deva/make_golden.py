@@ -23,29 +23,22 @@ SEED = 0
 
 
 def make_checkpoint(repo: str, path: Path) -> str:
-    """Write the seeded checkpoint to ``path``; returns :func:`weights_digest`.
+    """Write the seeded checkpoint to ``path``; returns ``"<weights_digest> <weights_abs_sum>"``
+    (``tests/support/golden.py``).
 
     Run in a process started with ``OMP_NUM_THREADS=1``: the orthogonal init (a QR) of the key
-    projection differs in the last bits with the thread set-up."""
+    projection differs in the last bits with the thread set-up (and with the CPU kind)."""
     import torch
 
     from adapters.deva_vos import load_checkout, random_weights
 
+    sys.path.insert(0, str(HERE.parents[1]))  # tests/, for support.golden
+    from support.golden import weights_abs_sum, weights_digest
+
     torch.set_num_threads(1)
     state = random_weights(load_checkout(repo), SEED)
     torch.save(state, path)
-    return weights_digest(state)
-
-
-def weights_digest(state) -> str:
-    """sha256 over the state dict's names and tensor bytes (in key order)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for k in sorted(state):
-        h.update(k.encode())
-        h.update(state[k].detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
+    return f"{weights_digest(state)} {weights_abs_sum(state)!r}"
 
 
 def make_inputs(out: Path) -> None:
