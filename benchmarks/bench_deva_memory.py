@@ -95,12 +95,21 @@ def main() -> None:
         print(rows[-1], flush=True)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "deva_memory.json").write_text(json.dumps(rows, indent=2) + "\n")
+    write_md(rows)
+
+
+def write_md(rows: list[dict]) -> None:
+    """results/bench/deva_memory.md from the measured rows."""
     lines = ["# DEVA adapter: peak host RSS and CPU time per frame vs video length", "",
              "CPU, one thread, seeded random weights (key projection x0.1), 96x128 drawn video at its own size "
              "(`size: -1`: 48 memory elements per frame; eval_vos.py's 480p is out of reach on this shared 2-core "
              "machine), one object, otherwise eval_vos.py's defaults (mem_every 5, top_k 30, chunk_size -1, "
              "long-term memory T_max 10, T_min 5, P 128, LT_max 10000). `benchmarks/bench_deva_memory.py`. "
              "Times on a shared 2-core CPU: noisy, not the paper's GPU FPS.", "",
+             "Memory grows while long-term memory fills (128 prototypes per consolidation, one per 25 frames) "
+             "and stops at its cap LT_max = 10,000 elements (~1,950 frames; least-used prototypes are removed "
+             "from then on): beyond that, peak RSS does not depend on the video length. Peak RSS at 2,000 "
+             "frames is within 10% of 100 frames' (the build itself, ~830 MB, dominates).", "",
              "| frames | peak RSS (MB) | growth after build (MB) | working-memory elements at end | "
              "long-term elements at end (max) | usage counted | CPU ms / frame | FPS (model time, CPU) |",
              "|---|---|---|---|---|---|---|---|"]
