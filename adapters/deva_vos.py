@@ -26,10 +26,10 @@ running that script (``tests/golden/deva/README.md``):
   (read here from the checkpoint); no deep-update schedule (DEVA updates its sensory memory on
   every memory frame); ``--amp`` off by default (fp32 also on CUDA; ``amp: true`` = ``--amp``).
 
-Isolation: the checkout's top-level package is ``deva`` (the registry's unrelated ``deva-rich``
-ships another snapshot under another name). :func:`load_checkout` imports it with
+Isolation: the checkout's top-level package is ``deva``; :func:`load_checkout` imports it with
 :func:`adapters.checkout_import.import_isolated`: no ``deva`` module stays in ``sys.modules``, and a
-``deva`` module someone else imported stays in place.
+``deva`` module someone else imported stays in place. (The registry's ``deva-rich`` bundles an older
+snapshot under another import name, CC BY-NC-SA and broken as shipped per issue #12: not used.)
 
 Differences from eval_vos.py: frames come from the harness's reader (OpenCV decoding instead of
 PIL, identical RGB on the golden's JPEGs) one at a time instead of a ``DataLoader``; the network is
@@ -40,7 +40,8 @@ Box, point and scribble prompts become a first mask through GrabCut
 (:func:`adapters.prompt_masks.prompt_to_mask`), as for Cutie and XMem: DEVA's propagation takes masks
 (its demo gets them from SAM / Grounding-DINO, not part of its VOS evaluation).
 
-Unsupervised (TABLE 7) is not offered: see ``docs/adding_a_method.md`` ("DEVA") for why and what it needs.
+Unsupervised (TABLE 7) is not offered: DEVA merges an image segmenter's per-frame output, which
+mosebench does not ship; ``docs/adding_a_method.md`` ("DEVA notes") says why and what a user needs.
 """
 
 from __future__ import annotations
