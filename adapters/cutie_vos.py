@@ -207,7 +207,10 @@ class CutieSession(Session):
         size = self.method.eval_cfg.size
         height, width = rgb.shape[:2]
         resized = size > 0 and min(height, width) > size
-        image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float().div(255)
+        # torchvision's ToTensor makes the CHW tensor contiguous before the float conversion; a
+        # permuted (channels-last) one flows through the network in that layout and its Linear
+        # layers then round differently (1e-6), flipping near-tie pixels of random weights
+        image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).contiguous().float().div(255)
         if resized:  # torchvision Resize(size) on a tensor: short side = size, long side floored
             short, long = min(height, width), max(height, width)
             new_long = int(size * long / short)
@@ -285,6 +288,14 @@ class Cutie(Method):
         if str(device).startswith("cuda") and not torch.cuda.is_available():
             raise ConfigError(f"device '{device}' requested but torch has no CUDA here; use device=cpu")
         self.eval_cfg = compose_config(cfg)
+        # eval_vos.py builds and loads the network inside torch.inference_mode() (the function is
+        # decorated with it), so its parameters are inference tensors; CPU linear layers then take
+        # another kernel path than with ordinary parameters (1e-6 apart, enough to flip near-tie
+        # pixels of random weights): build the same way
+        with torch.inference_mode():
+            self.network = self._build(cfg, device)
+
+    def _build(self, cfg: CutieConfig, device: str) -> Any:
         network = build_network(self.eval_cfg)
         if cfg.ckpt:
             path = Path(cfg.ckpt).expanduser()
@@ -296,7 +307,7 @@ class Cutie(Method):
         else:
             state = random_weights(self.eval_cfg, cfg.seed)
         network.load_weights(state)
-        self.network = network.to(device).eval()
+        return network.to(device).eval()
 
     def inference(self):
         """:func:`adapters.memory_vos.inference_context`: fp16 autocast on CUDA with ``amp``."""

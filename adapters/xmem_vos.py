@@ -127,6 +127,18 @@ class XMemConfig:
                 "size": self.size, "benchmark": not self.amp, "flip": False, "save_scores": False}
 
 
+def long_term_limit(video: str, frame: int, cfg: XMemConfig) -> str:
+    """The message for XMem's own limit (``KVMemoryStore.remove_obsolete_features``): once the
+    long-term memory is full it drops rarely used entries, which its data structure cannot do
+    while objects that started on different frames are held (object groups). eval.py stops on
+    the same frame; MOSEv2 gives every object on frame 0 (one group), so its videos never hit it."""
+    return (f"xmem: video '{video}' reached XMem's own long-term memory limit on frame {frame} "
+            f"({cfg.max_long_term_elements} elements, method.max_long_term_elements) with objects that "
+            "started on different frames, which XMem's memory cannot prune (its eval.py stops here too). "
+            "Run it with method.long_term=false, or a larger method.max_long_term_elements (more memory; "
+            "results then differ from eval.py's defaults)")
+
+
 def load_checkout(repo: str | Path) -> Checkout:
     """Import the checkout at ``repo`` isolated (see the module docstring); cached per path.
 
@@ -245,7 +257,10 @@ class XMemSession(Session):
                                           f"to {tuple(image.shape[1:])} but its masks to {tuple(msk.shape[1:])} "
                                           "(eval.py fails here too); choose another method.size")
                     self.core.set_all_labels(list(mapper.remappings.values()))
-                prob = self.core.step(image, msk, labels, end=(t == n - 1))
+                try:
+                    prob = self.core.step(image, msk, labels, end=(t == n - 1))
+                except NotImplementedError:
+                    raise ConfigError(long_term_limit(self.video.name, t, cfg)) from None
                 if cfg.size >= 0:
                     prob = F.interpolate(prob.unsqueeze(1), (height, width), mode="bilinear",
                                          align_corners=False)[:, 0]

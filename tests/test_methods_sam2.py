@@ -205,3 +205,41 @@ def test_the_predictor_is_a_sam2_predictor_driven_through_the_family_hooks(tiny,
     results, session = _predict(tiny, video, [MaskPrompt(0, 1, gt[0] == 1)])
     assert calls == [(0, 1), (0, 2), (0, 3)] and asked == [1, 2, 3, 4]
     assert session.dropped == 3  # nothing selectable: every tracked frame dropped after its step
+
+
+def test_box_and_point_starts_equal_the_official_predictor_api(tiny):
+    """Box and click starts: the adapter's masks equal sam2 1.1.0's own public API (``init_state``
+    on the JPEG folder, ``add_new_points_or_box``, ``propagate_in_video``), run in the same process
+    on the same weights. vos_inference.py takes masks only; this is the official path for the others.
+    Object 1 starts from its box, object 2 from a positive and a negative click (multimask output)."""
+    from PIL import Image
+
+    from adapters.prompt_masks import box_of_mask
+    from adapters.sam2_vos import sam2_box
+
+    lab = np.array(Image.open(GOLDEN / "Annotations" / "first" / "00000.png"))
+    box = box_of_mask(lab == 1)
+    ys, xs = np.nonzero(lab == 2)
+    k = len(ys) // 2
+    clicks, click_labels = ((float(xs[k]), float(ys[k])), (2.0, 2.0)), (1, 0)
+    assert lab[int(ys[k]), int(xs[k])] == 2 and lab[2, 2] == 0
+    video = _read_video("first")
+
+    predictor = tiny.predictor
+    with torch.inference_mode():
+        state = predictor.init_state(video_path=str(GOLDEN / "JPEGImages" / "first"))
+        predictor.add_new_points_or_box(state, frame_idx=0, obj_id=1, box=sam2_box(box))
+        predictor.add_new_points_or_box(state, frame_idx=0, obj_id=2, points=np.array(clicks, np.float32),
+                                        labels=np.array(click_labels, np.int32))
+        official = {t: {int(o): (m[0] > 0).cpu().numpy() for o, m in zip(ids, masks)}
+                    for t, ids, masks in predictor.propagate_in_video(state)}
+
+    results, _ = _predict(tiny, video, [BoxPrompt(0, 1, box), PointsPrompt(0, 2, clicks, click_labels)])
+    assert [r.frame for r in results] == sorted(official) == list(range(len(video)))
+    areas = []
+    for r in results:
+        for o in (1, 2):
+            # same process, same weights, same CPU: exactly equal
+            assert np.array_equal(r.masks[o], official[r.frame][o]), f"frame {r.frame} object {o}"
+        areas.append((int(r.masks[1].sum()), int(r.masks[2].sum())))
+    assert all(a > 0 and b > 0 for a, b in areas) and len(set(areas)) > 1, areas

@@ -237,3 +237,33 @@ def test_mask_setting_through_the_runner(tmp_path, synth_data):
     assert rec["status"] == "done" and rec["frames"] == len(video)
     summary = json.loads(cell.summary.read_text())
     assert summary["model_frames"] == len(video) - min(video.objects.values())
+
+
+@needs_checkout
+def test_long_term_limit_with_late_objects_is_a_clear_error():
+    """XMem's own memory cannot prune a full long-term memory once objects started on different
+    frames (NotImplementedError in its KVMemoryStore): the adapter names the video, the frame and the
+    fix; with every object on frame 0 (MOSEv2's protocol) the same memory settings run through."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _methods_video import moving_objects
+
+    from harness.api import MaskPrompt
+
+    method = registry.create("xmem", {"repo": CHECKOUT, "random_init": True, "size": 64, "top_k": 20, "mem_every": 1,
+                                      "max_mid_term_frames": 3, "min_mid_term_frames": 2, "num_prototypes": 8,
+                                      "max_long_term_elements": 28}, "cpu")
+
+    def run(late: int) -> int:
+        video, gt = moving_objects(frames=30, size=(96, 128), late_start=late)
+        done = 0
+        with method.open_session(video) as s:
+            s.add_prompt(MaskPrompt(0, 1, gt[0] == 1))
+            s.add_prompt(MaskPrompt(late, 2, gt[late] == 2))
+            for _ in s.propagate():
+                done += 1
+        return done
+
+    with pytest.raises(ConfigError, match=r"video 'moving0' reached XMem's own long-term memory limit on frame 6 "
+                                          r"\(28 elements.*method.long_term=false"):
+        run(3)
+    assert run(0) == 30
