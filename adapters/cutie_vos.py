@@ -33,7 +33,6 @@ only masks.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,14 +40,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from adapters.prompt_masks import check_prompt, prompt_to_mask
+from adapters.memory_vos import FirstMasks, inference_context, resnets_without_download
 from harness.api import (
     Capabilities,
     FrameResult,
     FrameSource,
-    MaskPrompt,
     Method,
-    PointsPrompt,
     Prompt,
     PromptKind,
     Session,
@@ -137,29 +134,12 @@ def compose_config(cfg: CutieConfig) -> Any:
     return composed
 
 
-@contextlib.contextmanager
-def _resnets_without_download():
-    """Cutie's ResNet constructors are called with ``pretrained=True`` (an ImageNet download);
-    for the duration of the build they are called with ``pretrained=False`` instead."""
-    from cutie.model.utils import resnet
-
-    originals = resnet.resnet18, resnet.resnet50
-
-    def plain(fn):
-        return lambda pretrained=True, **kw: fn(pretrained=False, **kw)
-
-    resnet.resnet18, resnet.resnet50 = plain(originals[0]), plain(originals[1])
-    try:
-        yield
-    finally:
-        resnet.resnet18, resnet.resnet50 = originals
-
-
 def build_network(model_cfg: Any) -> Any:
     """``CUTIE(cfg)`` in eval mode on CPU, randomly initialised (from torch's global generator)."""
     from cutie.model.cutie import CUTIE
+    from cutie.model.utils import resnet
 
-    with _resnets_without_download():
+    with resnets_without_download(resnet):
         return CUTIE(model_cfg).eval()
 
 
@@ -210,31 +190,12 @@ def load_checkpoint(path: Path, network: Any) -> dict[str, Any]:
 class CutieSession(Session):
     def __init__(self, method: Cutie, video: FrameSource) -> None:
         self.method, self.video = method, video
-        self.first: dict[int, tuple[int, np.ndarray]] = {}  # obj_id -> (first frame, mask)
-        self._points: dict[int, PointsPrompt] = {}  # clicks accumulate on an object's first frame
+        self.prompts = FirstMasks(method, video)
         self.timer = ModelTimer(method.device)
         self.core: Any = None
 
     def add_prompt(self, prompt: Prompt) -> Mapping[int, np.ndarray] | None:
-        check_prompt(self.method.capabilities, prompt, self.method.name)
-        h, w = self.video.height, self.video.width
-        if not 0 <= prompt.frame < len(self.video):
-            raise ConfigError(f"prompt on frame {prompt.frame}, video '{self.video.name}' has {len(self.video)} frames")
-        if isinstance(prompt, MaskPrompt) and prompt.mask.shape != (h, w):
-            raise ConfigError(f"mask prompt for object {prompt.obj_id} has shape {prompt.mask.shape}, "
-                              f"frames of '{self.video.name}' are {(h, w)}")
-        known = self.first.get(prompt.obj_id)
-        if known is not None and known[0] < prompt.frame:
-            return None  # semi-supervised: an object's first prompt conditions it
-        if isinstance(prompt, PointsPrompt):
-            before = self._points.get(prompt.obj_id)
-            if before is not None and before.frame == prompt.frame:
-                prompt = PointsPrompt(prompt.frame, prompt.obj_id, before.points + prompt.points,
-                                      before.labels + prompt.labels)
-            self._points[prompt.obj_id] = prompt
-        mask = prompt_to_mask(prompt, self.video.frame(prompt.frame)) if not isinstance(prompt, MaskPrompt) \
-            else prompt.mask.astype(bool)
-        self.first[prompt.obj_id] = (prompt.frame, mask)
+        self.prompts.add(prompt)
         return None
 
     def _inputs(self, rgb: np.ndarray, new: dict[int, np.ndarray] | None):
@@ -258,10 +219,7 @@ class CutieSession(Session):
                                   antialias=True)[0]
         if new is None:
             return image, None, None, resized
-        index = np.zeros((height, width), np.uint8)
-        for oid in sorted(new):  # overlapping prompts (never in a dataset PNG): the higher id wins
-            index[new[oid]] = oid
-        png = Image.fromarray(index)
+        png = Image.fromarray(FirstMasks.index_mask(new, (height, width)))
         if resized:
             png = png.resize((image.shape[2], image.shape[1]), Image.NEAREST)
         mask = torch.from_numpy(np.array(png)).long()
@@ -275,12 +233,8 @@ class CutieSession(Session):
         import torch.nn.functional as F
         from cutie.inference.inference_core import InferenceCore
 
-        if not self.first:
-            raise ConfigError(f"cutie needs at least one prompt (video '{self.video.name}')")
-        starts: dict[int, dict[int, np.ndarray]] = {}
-        for oid, (frame, mask) in self.first.items():
-            starts.setdefault(frame, {})[oid] = mask
-        first, n, ids = min(starts), len(self.video), sorted(self.first)
+        starts = self.prompts.starts()
+        first, n, ids = min(starts), len(self.video), sorted(self.prompts.first)
         empty = np.zeros((self.video.height, self.video.width), bool)
         device = self.method.device
         self.timer.pop()
@@ -355,14 +309,9 @@ class Cutie(Method):
         network.load_weights(state)
         return network.to(device).eval()
 
-    @contextlib.contextmanager
     def inference(self):
-        """``torch.inference_mode`` plus, with ``amp`` on CUDA, fp16 autocast (as ``eval_vos.py``)."""
-        import torch
-
-        amp = self.cfg.amp and str(self.device).startswith("cuda")
-        with torch.inference_mode(), (torch.autocast("cuda") if amp else contextlib.nullcontext()):
-            yield
+        """:func:`adapters.memory_vos.inference_context`: fp16 autocast on CUDA with ``amp``."""
+        return inference_context(self.device, self.cfg.amp)
 
     def open_session(self, video: FrameSource, max_objects: int = 20) -> Session:
         return CutieSession(self, video)

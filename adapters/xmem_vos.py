@@ -23,10 +23,11 @@ its first appearance (``--dataset Y19 --save_all``; ``--dataset G`` reads only t
   (``amp: false``); CPU is fp32.
 
 Isolation: the checkout's top-level packages are called ``model``, ``inference``, ``util`` and
-``dataset``, names that other code uses too. :func:`load_checkout` imports them in-process with the
-checkout first on ``sys.path`` and any modules of those names set aside, then takes every module it
-loaded out of ``sys.modules`` (keeping them on a private :class:`Checkout`) and puts back what was
-there, so nothing of the checkout is importable by name afterwards and nothing else is shadowed.
+``dataset``, names that other code uses too. :func:`load_checkout` imports them in-process
+(:func:`adapters.checkout_import.import_isolated`) with the checkout first on ``sys.path`` and any
+modules of those names set aside, then takes every module it loaded out of ``sys.modules`` (keeping
+them on a private :class:`Checkout`) and puts back what was there, so nothing of the checkout is
+importable by name afterwards and nothing else is shadowed.
 In-process rather than a server process: the step runs in the runner's own torch (same threads,
 device and timing, no frame copies across a pipe), and the modules imported here (network,
 inference core, memory manager, mask mapper) do no imports at call time, so they never look
@@ -45,28 +46,16 @@ Box, point and scribble prompts become a first mask through GrabCut
 from __future__ import annotations
 
 import contextlib
-import importlib
-import sys
-import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from adapters.prompt_masks import check_prompt, prompt_to_mask
-from harness.api import (
-    Capabilities,
-    FrameResult,
-    FrameSource,
-    MaskPrompt,
-    Method,
-    PointsPrompt,
-    Prompt,
-    PromptKind,
-    Session,
-)
+from adapters.checkout_import import Checkout, import_isolated
+from adapters.memory_vos import FirstMasks, imagenet_frame, inference_context, resnets_without_download
+from harness.api import Capabilities, FrameResult, FrameSource, Method, Prompt, PromptKind, Session
 from harness.errors import ConfigError, MissingDependencyError
 from harness.timing import ModelTimer
 
@@ -79,7 +68,6 @@ NEEDED = ("model.network", "model.resnet", "inference.inference_core", "inferenc
 TEST_KEY_SCALE = 0.1
 """``random_init`` scales the key projection by this: with plain random weights the unshifted ``exp``
 of XMem's top-k softmax underflows to NaN on every propagated frame (``tests/golden/xmem/README.md``)."""
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # dataset/range_transform.py
 INSTALL = (f"a checkout of hkchengrex/XMem (MIT; no package): git clone {REPO_URL} and pass method.repo=PATH; "
            f"its checkpoint {CHECKPOINT} from {CHECKPOINTS_URL}: method.ckpt=PATH (nothing is downloaded at run "
            "time; random_init=true for tests)")
@@ -151,25 +139,6 @@ def long_term_limit(video: str, frame: int, cfg: XMemConfig) -> str:
             "results then differ from eval.py's defaults)")
 
 
-@dataclass(frozen=True)
-class Checkout:
-    """The checkout's modules, held here and nowhere in ``sys.modules`` (``name -> module``)."""
-
-    root: Path
-    modules: Mapping[str, Any] = field(repr=False)
-
-    def __getitem__(self, name: str) -> Any:
-        return self.modules[name]
-
-
-_LOCK = threading.Lock()
-_CHECKOUTS: dict[Path, Checkout] = {}
-
-
-def _top(name: str) -> bool:
-    return name.split(".", 1)[0] in TOP_LEVEL
-
-
 def load_checkout(repo: str | Path) -> Checkout:
     """Import the checkout at ``repo`` isolated (see the module docstring); cached per path.
 
@@ -181,48 +150,7 @@ def load_checkout(repo: str | Path) -> Checkout:
         if not (root / rel).is_file():
             raise MissingDependencyError(f"method xmem: '{repo}' is not a checkout of hkchengrex/XMem (no {rel}); "
                                          f"it needs {INSTALL}")
-    with _LOCK:
-        if root in _CHECKOUTS:
-            return _CHECKOUTS[root]
-        others = {n: m for n, m in sys.modules.items() if _top(n)}  # someone else's `util` etc.
-        for n in others:
-            del sys.modules[n]
-        sys.path.insert(0, str(root))
-        importlib.invalidate_caches()
-        try:
-            for name in NEEDED:
-                importlib.import_module(name)
-        finally:
-            sys.path.remove(str(root))
-            ours = {n: m for n, m in sys.modules.items() if _top(n)}
-            for n in ours:
-                del sys.modules[n]
-            sys.modules.update(others)
-        strays = sorted(n for n, m in ours.items()
-                        if not str(getattr(m, "__file__", None) or "").startswith(str(root)))
-        if strays:
-            raise MissingDependencyError(f"method xmem: importing '{root}' picked up {strays[0]} from outside it; "
-                                         "the checkout is incomplete (re-clone it)")
-        checkout = Checkout(root, ours)
-        _CHECKOUTS[root] = checkout
-        return checkout
-
-
-@contextlib.contextmanager
-def _resnets_without_download(checkout: Checkout):
-    """XMem's ResNet constructors are called with ``pretrained=True`` (an ImageNet download); for
-    the duration of the build they are called with ``pretrained=False`` instead."""
-    resnet = checkout["model.resnet"]
-    originals = resnet.resnet18, resnet.resnet50
-
-    def plain(fn):
-        return lambda pretrained=True, **kw: fn(pretrained=False, **kw)
-
-    resnet.resnet18, resnet.resnet50 = plain(originals[0]), plain(originals[1])
-    try:
-        yield
-    finally:
-        resnet.resnet18, resnet.resnet50 = originals
+    return import_isolated(root, TOP_LEVEL, NEEDED, "xmem")
 
 
 def dims_of(state: Mapping[str, Any]) -> dict[str, int]:
@@ -236,7 +164,7 @@ def dims_of(state: Mapping[str, Any]) -> dict[str, int]:
 def build_network(checkout: Checkout, config: dict[str, Any]) -> Any:
     """``XMem(config, model_path=None)`` on CPU, randomly initialised from torch's global generator;
     fills ``config``'s missing key/value/hidden dimensions with XMem's defaults (in place, as XMem does)."""
-    with _resnets_without_download(checkout), contextlib.redirect_stdout(None):  # it prints its dims
+    with resnets_without_download(checkout["model.resnet"]), contextlib.redirect_stdout(None):  # it prints its dims
         return checkout["model.network"].XMem(config, model_path=None).eval()
 
 
@@ -280,60 +208,14 @@ def resized_shape(height: int, width: int, size: int) -> tuple[tuple[int, int], 
 class XMemSession(Session):
     def __init__(self, method: XMem, video: FrameSource) -> None:
         self.method, self.video = method, video
-        self.first: dict[int, tuple[int, np.ndarray]] = {}  # obj_id -> (first frame, mask)
-        self._points: dict[int, PointsPrompt] = {}  # clicks accumulate on an object's first frame
+        self.prompts = FirstMasks(method, video, max_id=255)
         self.timer = ModelTimer(method.device)
         self.core: Any = None
         self.config: dict[str, Any] | None = None
 
     def add_prompt(self, prompt: Prompt) -> Mapping[int, np.ndarray] | None:
-        check_prompt(self.method.capabilities, prompt, self.method.name)
-        h, w = self.video.height, self.video.width
-        if not 0 <= prompt.frame < len(self.video):
-            raise ConfigError(f"prompt on frame {prompt.frame}, video '{self.video.name}' has {len(self.video)} frames")
-        if not 1 <= prompt.obj_id <= 255:
-            raise ConfigError(f"xmem: object id {prompt.obj_id} is outside 1..255 (eval.py reads ids from "
-                              "an indexed PNG); renumber the objects")
-        if isinstance(prompt, MaskPrompt) and prompt.mask.shape != (h, w):
-            raise ConfigError(f"mask prompt for object {prompt.obj_id} has shape {prompt.mask.shape}, "
-                              f"frames of '{self.video.name}' are {(h, w)}")
-        known = self.first.get(prompt.obj_id)
-        if known is not None and known[0] < prompt.frame:
-            return None  # semi-supervised: an object's first prompt conditions it
-        if isinstance(prompt, PointsPrompt):
-            before = self._points.get(prompt.obj_id)
-            if before is not None and before.frame == prompt.frame:
-                prompt = PointsPrompt(prompt.frame, prompt.obj_id, before.points + prompt.points,
-                                      before.labels + prompt.labels)
-            self._points[prompt.obj_id] = prompt
-        mask = prompt_to_mask(prompt, self.video.frame(prompt.frame)) if not isinstance(prompt, MaskPrompt) \
-            else prompt.mask.astype(bool)
-        self.first[prompt.obj_id] = (prompt.frame, mask)
+        self.prompts.add(prompt)
         return None
-
-    def _image(self, rgb: np.ndarray) -> Any:
-        """``(3, h, w)`` float32: ToTensor, Normalize, then Resize(size) as VideoReader's transform."""
-        import torch
-        import torch.nn.functional as F
-
-        image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).contiguous().float().div(255)
-        mean = torch.as_tensor(IMAGENET_MEAN, dtype=image.dtype).view(-1, 1, 1)
-        std = torch.as_tensor(IMAGENET_STD, dtype=image.dtype).view(-1, 1, 1)
-        image = image.sub_(mean).div_(std)
-        size = self.method.cfg.size
-        if size >= 0:
-            out_hw, _ = resized_shape(rgb.shape[0], rgb.shape[1], size)
-            if tuple(image.shape[1:]) != out_hw:  # torchvision returns the input unchanged then
-                image = F.interpolate(image[None], size=list(out_hw), mode="bilinear", align_corners=False,
-                                      antialias=True)[0]
-        return image
-
-    @staticmethod
-    def _index(new: dict[int, np.ndarray], shape: tuple[int, int]) -> np.ndarray:
-        index = np.zeros(shape, np.uint8)
-        for oid in sorted(new):  # overlapping prompts (never in a dataset PNG): the higher id wins
-            index[new[oid]] = oid
-        return index
 
     def propagate(self) -> Iterator[FrameResult]:
         """One ``step`` per frame from the first prompted frame on; earlier frames are
@@ -341,13 +223,9 @@ class XMemSession(Session):
         import torch
         import torch.nn.functional as F
 
-        if not self.first:
-            raise ConfigError(f"xmem needs at least one prompt (video '{self.video.name}')")
+        starts = self.prompts.starts()
         method, cfg = self.method, self.method.cfg
-        starts: dict[int, dict[int, np.ndarray]] = {}
-        for oid, (frame, mask) in self.first.items():
-            starts.setdefault(frame, {})[oid] = mask
-        first, n, ids = min(starts), len(self.video), sorted(self.first)
+        first, n, ids = min(starts), len(self.video), sorted(self.prompts.first)
         height, width = self.video.height, self.video.width
         empty = np.zeros((height, width), bool)
         config = dict(method.config)
@@ -364,13 +242,13 @@ class XMemSession(Session):
             if t < first:
                 yield FrameResult(frame=t, masks={o: empty for o in ids}, processed=False)
                 continue
-            image = self._image(rgb)
+            image = imagenet_frame(rgb, cfg.size)
             new = starts.get(t)
             with self.timer, method.inference():
                 image = image.to(method.device)
                 msk = labels = None
                 if new is not None:
-                    onehot, labels = mapper.convert_mask(self._index(new, (height, width)))
+                    onehot, labels = mapper.convert_mask(FirstMasks.index_mask(new, (height, width)))
                     msk = torch.Tensor(onehot).to(method.device)
                     if mask_hw is not None:
                         msk = F.interpolate(msk[None], mask_hw, mode="nearest")[0]
@@ -434,15 +312,9 @@ class XMem(Method):
             raise ConfigError(f"xmem checkpoint '{cfg.ckpt}' does not fit XMem: {str(exc).splitlines()[0]}") from None
         self.network = network.to(device).eval()
 
-    @contextlib.contextmanager
     def inference(self):
-        """``torch.inference_mode`` plus, on CUDA with ``amp``, fp16 autocast (as eval.py's
-        ``torch.cuda.amp.autocast(enabled=not args.benchmark)``; a no-op on CPU there too)."""
-        import torch
-
-        amp = self.cfg.amp and str(self.device).startswith("cuda")
-        with torch.inference_mode(), (torch.autocast("cuda") if amp else contextlib.nullcontext()):
-            yield
+        """:func:`adapters.memory_vos.inference_context`: fp16 autocast on CUDA with ``amp`` (eval.py's ``torch.cuda.amp.autocast(enabled=not args.benchmark)``)."""
+        return inference_context(self.device, self.cfg.amp)
 
     def open_session(self, video: FrameSource, max_objects: int = 20) -> Session:
         return XMemSession(self, video)

@@ -39,7 +39,7 @@ ALIAS_CHECKS = ("prompts refused",)
 WEIGHT_FREE = {"static", "flow", "proposals", "csrt", "mil"}
 # methods on a user checkout (not a package; CI cannot clone it): checked where the checkout is given
 # in the environment, else left out of _installed(); frames resized to 64, not up to 480
-CHECKOUTS = {"xmem": ("MOSEBENCH_XMEM_REPO", {"size": 64})}
+CHECKOUTS = {"xmem": ("MOSEBENCH_XMEM_REPO", {"size": 64}), "deva": ("MOSEBENCH_DEVA_REPO", {"size": 64})}
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -147,13 +147,13 @@ def test_checkout_modules_never_leak_nor_shadow(tmp_path):
     """A foreign top-level ``util`` stays in place and usable; no checkout module is importable by name."""
     import types
 
-    from adapters import xmem_vos
+    from adapters import checkout_import
 
     decoy = types.ModuleType("util")
     decoy.marker = "not xmem"
     before = sys.modules.get("util")
     sys.modules["util"] = decoy
-    xmem_vos._CHECKOUTS.clear()
+    checkout_import._CACHE.clear()
     try:
         method = registry.create("xmem", {"repo": CHECKOUT, "random_init": True, "size": 64, "top_k": None}, "cpu")
         assert sys.modules["util"] is decoy

@@ -56,3 +56,34 @@ def assert_arrays_match(got: np.ndarray, want: np.ndarray, where: str, golden: P
         assert np.array_equal(got, want), f"{where}: not bit-equal (same CPU kind as the golden)"
     else:
         np.testing.assert_allclose(got, want, rtol=0, atol=DECODER_ATOL, err_msg=where)
+
+
+def weights_digest(state) -> str:
+    """sha256 over a state dict's names and tensor bytes (in key order): the seeded checkpoint a golden
+    was made with, bit for bit."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for k in sorted(state):
+        h.update(k.encode())
+        h.update(state[k].detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def weights_abs_sum(state) -> float:
+    """Sum of absolute weights: checked instead of :func:`weights_digest` on another CPU kind than the
+    golden's, where an orthogonal init (a QR) differs in the last bits."""
+    return float(sum(v.detach().double().abs().sum() for v in state.values() if v.is_floating_point()))
+
+
+def first_appearances(annotations: Path) -> dict[int, int]:
+    """``obj_id -> first frame`` from a sparse annotation folder (``<frame>.png`` label maps)."""
+    from PIL import Image
+
+    starts: dict[int, int] = {}
+    for png in sorted(Path(annotations).glob("*.png")):
+        with Image.open(png) as im:
+            for oid in np.unique(np.array(im)):
+                starts.setdefault(int(oid), int(png.stem))
+    starts.pop(0, None)
+    return starts

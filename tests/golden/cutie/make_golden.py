@@ -19,6 +19,9 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1]))  # tests/, for support.golden
+from support.golden import weights_abs_sum, weights_digest  # noqa: E402,F401 (re-exported: run_adapter.py, tests)
+
 SEED = 0
 LATE_STARTS = {3: (1, 2, 3, 4), 6: (5, 6)}  # video 'late': frame -> objects first given there
 
@@ -37,22 +40,6 @@ def make_checkpoint(model: str, path: Path) -> str:
     state = random_weights(compose_config(CutieConfig(model=model, random_init=True)), SEED)
     torch.save(state, path)
     return f"{weights_digest(state)} {weights_abs_sum(state)!r}"
-
-
-def weights_abs_sum(state) -> float:
-    """Sum of absolute weights: equal to ~1e-9 across CPU kinds, whose QR differs in the last bits."""
-    return float(sum(v.detach().double().abs().sum() for v in state.values() if v.is_floating_point()))
-
-
-def weights_digest(state) -> str:
-    """sha256 over the state dict's names and tensor bytes (in key order)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for k in sorted(state):
-        h.update(k.encode())
-        h.update(state[k].detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
 
 
 def make_checkpoints(out: Path) -> None:

@@ -21,6 +21,9 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1]))  # tests/, for support.golden
+from support.golden import weights_digest  # noqa: E402,F401 (re-exported: run_adapter.py, tests)
+
 SEED = 0
 GAPS = {1: 9, 2: 3, 3: 200, 4: 17, 5: 2, 6: 40}  # video 'gaps': synth002's object ids renumbered
 
@@ -38,17 +41,6 @@ def make_checkpoint(repo: str, path: Path) -> str:
     state = random_weights(load_checkout(repo), SEED)
     torch.save(state, path)
     return weights_digest(state)
-
-
-def weights_digest(state) -> str:
-    """sha256 over the state dict's names and tensor bytes (in key order)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for k in sorted(state):
-        h.update(k.encode())
-        h.update(state[k].detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
 
 
 def make_gaps() -> None:
