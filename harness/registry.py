@@ -73,6 +73,9 @@ BUILTINS: dict[str, str] = {
     "cutie-b": "adapters.cutie_vos:CutieBase",
     "cutie-s": "adapters.cutie_vos:CutieSmall",
     "xmem": "adapters.xmem_vos:XMem",
+    "deaot": "adapters.deaot_vos:DeAOT",
+    "deaot-t": "adapters.deaot_vos:DeAOTTiny",
+    "deaot-l": "adapters.deaot_vos:DeAOTLarge",
 }
 
 
