@@ -95,7 +95,7 @@ class DeAOTConfig:
 
     model: a key of :data:`MODELS`. ckpt: its checkpoint (``.pth``). repo: folder holding ``aot/``
     (null: the installed deaotpy). random_init: tests only: seeded random weights (decoder output
-    bias zeroed), meaningless masks. long_term_mem_gap: frames between long-term memories (null: the
+    layer centred), meaningless masks. long_term_mem_gap: frames between long-term memories (null: the
     model's TEST_LONG_TERM_MEM_GAP). short_term_mem_skip: TEST_SHORT_TERM_MEM_SKIP. max_long_edge:
     eval.py's max_resolution * 800 / 480. amp: fp16 autocast on CUDA (eval.py's --amp; off).
     """
@@ -214,13 +214,17 @@ def build_network(package: Package, cfg: Any) -> Any:
 
 
 def random_weights(package: Package, cfg: Any, seed: int) -> dict[str, Any]:
-    """Seeded random state dict for tests (global RNG left as it was); ``decoder.conv_out.bias``
-    zeroed so that no label wins everywhere by its bias alone (``tests/golden/deaot/README.md``)."""
+    """Seeded random state dict for tests (global RNG left as it was). The decoder's output layer
+    ``decoder.conv_out`` gets a zero bias and zero-mean weight rows, so that no label wins on every
+    pixel by a constant offset alone (plain random weights give one label everywhere;
+    ``tests/golden/deaot/README.md``)."""
     import torch
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         state = build_network(package, cfg).state_dict()
+    weight = state["decoder.conv_out.weight"]
+    state["decoder.conv_out.weight"] = weight - weight.mean(dim=1, keepdim=True)
     state["decoder.conv_out.bias"] = torch.zeros_like(state["decoder.conv_out.bias"])
     return state
 
