@@ -20,7 +20,8 @@ $(VENV)/.created:
 # with SAM2_BUILD_CUDA=0 but imports torch in setup.py), then the project and its extras (cutie:
 # rf-cutie + hydra-core for the Cutie adapter), then deaotpy for the DeAOT adapter without its dependencies
 # (they list spatial-correlation-sampler, a CUDA build the package does without; numpy/torch are here).
-$(STAMP): $(VENV)/.created pyproject.toml
+# The stamp depends on this Makefile too, so that an existing venv gets a newly listed install.
+$(STAMP): $(VENV)/.created pyproject.toml Makefile
 	$(BIN)/pip install -q "torch==2.13.0" "torchvision==0.28.0"
 	SAM2_BUILD_CUDA=0 $(BIN)/pip install -q --no-build-isolation "sam2==1.1.0"
 	$(BIN)/pip install -q -e ".[sam2,cutie,dev]"
