@@ -27,8 +27,8 @@ YouTube-VOS-style dataset (objects given at their first appearance), verified on
   ``obj_nums = max label``, ``decode_current_logits`` and ``update_memory``;
 * other frames: ``match_propogate_one_frame`` -> ``decode_current_logits((H, W))`` (the engine's
   own bilinear resize to the frame size) -> softmax -> argmax -> nearest resize to the input ->
-  ``update_memory``; long-term memory every ``TEST_LONG_TERM_MEM_GAP`` frames (DeAOT-L 5, the
-  others 9999), short-term memory of the last ``TEST_SHORT_TERM_MEM_SKIP`` (1) frame;
+  ``update_memory``; long-term memory every ``TEST_LONG_TERM_MEM_GAP`` frames (DeAOT-L,
+  R50-/SwinB-DeAOT-L: 5; T/S/B: 9999), short-term memory of the last ``TEST_SHORT_TERM_MEM_SKIP`` (1) frame;
   ``MODEL_MAX_OBJ_NUM`` 10 objects per engine (more objects: more engines, soft aggregation);
 * ``torch.no_grad`` (not inference mode); ``--amp`` is off by default (``amp: false``); CUDA
   autocast when ``amp: true`` as ``main_worker(enable_amp=True)``.
@@ -96,7 +96,7 @@ class DeAOTConfig:
     model: a key of :data:`MODELS`. ckpt: its checkpoint (``.pth``). repo: folder holding ``aot/``
     (null: the installed deaotpy). random_init: tests only: seeded random weights (decoder output
     layer centred), meaningless masks. long_term_mem_gap: frames between long-term memories (null: the
-    model's TEST_LONG_TERM_MEM_GAP). short_term_mem_skip: TEST_SHORT_TERM_MEM_SKIP. max_long_edge:
+    model's TEST_LONG_TERM_MEM_GAP: 5 for the L models, 9999 for T/S/B). short_term_mem_skip: TEST_SHORT_TERM_MEM_SKIP. max_long_edge:
     eval.py's max_resolution * 800 / 480. amp: fp16 autocast on CUDA (eval.py's --amp; off).
     """
 
