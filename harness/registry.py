@@ -79,6 +79,9 @@ BUILTINS: dict[str, str] = {
     "cutie-s": "adapters.cutie_vos:CutieSmall",
     "xmem": "adapters.xmem_vos:XMem",
     "deva": "adapters.deva_vos:DEVA",
+    "deaot": "adapters.deaot_vos:DeAOT",
+    "deaot-t": "adapters.deaot_vos:DeAOTTiny",
+    "deaot-l": "adapters.deaot_vos:DeAOTLarge",
 }
 
 

@@ -40,6 +40,21 @@ WEIGHT_FREE = {"static", "flow", "proposals", "csrt", "mil"}
 # methods on a user checkout (not a package; CI cannot clone it): checked where the checkout is given
 # in the environment, else left out of _installed(); frames resized to 64, not up to 480
 CHECKOUTS = {"xmem": ("MOSEBENCH_XMEM_REPO", {"size": 64}), "deva": ("MOSEBENCH_DEVA_REPO", {"size": 64})}
+# deaotpy is a registry package installed with --no-deps (make test does): checked where it is installed
+# or where MOSEBENCH_DEAOTPY names a folder holding its 'aot' package; deaot is deaot-l's alias
+DEAOT = {"deaot", "deaot-t", "deaot-l"}
+BACKBONE_ALIASES.add("deaot")
+
+
+def _deaotpy() -> str | None:
+    import importlib.metadata
+
+    if os.environ.get("MOSEBENCH_DEAOTPY"):
+        return os.environ["MOSEBENCH_DEAOTPY"]
+    try:
+        return str(importlib.metadata.distribution("deaotpy").locate_file(""))
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -72,10 +87,12 @@ def _installed() -> list[str]:
     # for real. In-process methods on a user checkout (CHECKOUTS) run where the checkout is given.
     return [n for n in registry.names()
             if not registry.missing_requirements(n) and not getattr(registry.get(n), "environment", "")
-            and (n not in CHECKOUTS or os.environ.get(CHECKOUTS[n][0]))]
+            and (n not in CHECKOUTS or os.environ.get(CHECKOUTS[n][0])) and (n not in DEAOT or _deaotpy())]
 
 
 def _checkout_options(name: str) -> dict:
+    if name in DEAOT:
+        return {"repo": _deaotpy(), "seed": 1}
     if name not in CHECKOUTS:
         return {}
     env, extra = CHECKOUTS[name]
