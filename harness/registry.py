@@ -79,6 +79,7 @@ BUILTINS: dict[str, str] = {
     "cutie-s": "adapters.cutie_vos:CutieSmall",
     "xmem": "adapters.xmem_vos:XMem",
     "deva": "adapters.deva_vos:DEVA",
+    "deva-unsup": "adapters.deva_unsup:DEVAUnsup",
 }
 
 
