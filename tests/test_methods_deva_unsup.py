@@ -32,10 +32,10 @@ VIDEOS = ("synth000", "synth001")
 # [votes, detections merged, objects added, objects purged] per run and video, as the original printed
 # them (its shim counts DEVAInferenceCore.vote_in_temporary_buffer / incorporate_detection calls)
 ORIGINAL_STATS = {
-    "semionline": {"synth000": [2, 2, 26, 0], "synth001": [2, 2, 0, 0]},
-    "purge": {"synth000": [4, 4, 27, 3], "synth001": [0, 0, 0, 0]},
-    "s64": {"synth000": [0, 0, 0, 0], "synth001": [0, 0, 0, 0]},
-    "online": {"synth000": [0, 0, 0, 0], "synth001": [0, 0, 0, 0]},
+    "semionline": {"synth000": [2, 2, 26, 0], "synth001": [2, 2, 25, 0]},
+    "purge": {"synth000": [4, 4, 27, 3], "synth001": [4, 4, 27, 1]},
+    "s64": {"synth000": [2, 2, 17, 0], "synth001": [2, 2, 16, 0]},
+    "online": {"synth000": [0, 3, 42, 0], "synth001": [0, 3, 40, 0]},
 }
 SKIP_REASON = ("DEVA is a user checkout, not a package, and CI cannot clone it: set MOSEBENCH_DEVA_REPO="
                "/path/to/a/checkout/of/hkchengrex/Tracking-Anything-with-DEVA to run these tests")
@@ -88,7 +88,12 @@ def test_masks_equal_eval_with_detections_pixel_for_pixel(run, tmp_path):
         # at most 20 after it, masks neither empty nor frozen
         votes, merged, added, purged = stats
         assert merged > 0 and added > 0 and (votes > 0) == (run != "online")
-        assert len(got[f"{name}.raw_ids"]) > 20 and 0 < labels.max() <= 20, (run, name)
+        raw = len(got[f"{name}.raw_ids"])
+        kept = len(set(np.unique(labels)) - {0})
+        assert labels.max() == 20 and kept <= 20, (run, name)
+        # the cap fired: more than 20 objects before it, or (s64: 17 / 16 objects) its list filled with
+        # repeats, so ids reach 20 with fewer objects
+        assert raw > 20 if run != "s64" else kept < 20, (run, name, raw, kept)
         assert all(lab.any() for lab in labels)
         assert sum(int((a != b).sum()) for a, b in zip(labels, labels[1:])) > 100
     if run == "purge":
