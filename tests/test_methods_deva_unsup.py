@@ -194,7 +194,7 @@ def test_missing_or_bad_detections_name_the_video_and_frame(tmp_path, synth_data
     det = _write_detections(synth_data, tmp_path / "det")
     ds = open_dataset(synth_data)
     name = ds.videos[0]
-    video = ds.video(name)
+    video = ds.video(name).frames
     method = registry.create("deva-unsup", _small(det), "cpu")
     frame = video.frame_names[4]
     (det / name / f"{frame}.png").unlink()
@@ -207,7 +207,7 @@ def test_missing_or_bad_detections_name_the_video_and_frame(tmp_path, synth_data
     for p in (det / other).iterdir():
         p.unlink()
     (det / other).rmdir()
-    with method.open_session(ds.video(other)) as s, pytest.raises(DataError, match=f"no folder for video '{other}'"):
+    with method.open_session(ds.video(other).frames) as s, pytest.raises(DataError, match=f"no folder for video '{other}'"):
         next(iter(s.propagate()))
     with method.open_session(video) as s, pytest.raises(CapabilityError, match="takes no prompts"):
         from harness.api import MaskPrompt
@@ -224,9 +224,9 @@ def test_global_numpy_rng_is_restored(tmp_path, synth_data):
     method = registry.create("deva-unsup", _small(det), "cpu")
     np.random.seed(123)
     before = np.random.get_state()[1].copy()
-    with method.open_session(ds.video(ds.videos[0])) as s:
+    with method.open_session(ds.video(ds.videos[0]).frames) as s:
         first = [r.masks for r in s.propagate()]
     assert (np.random.get_state()[1] == before).all()
-    with method.open_session(ds.video(ds.videos[0])) as s:  # seeded per video: the same ids again
+    with method.open_session(ds.video(ds.videos[0]).frames) as s:  # seeded per video: the same ids again
         again = [r.masks for r in s.propagate()]
     assert all(a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a) for a, b in zip(first, again))
