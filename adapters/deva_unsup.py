@@ -7,8 +7,8 @@ over time. mosebench ships no such segmenter, so the user gives its output:
 ``P`` or ``L``: 0 = background, each other value one segment). This is the layout
 ``--mask_path DIR`` takes for ``unsup_davis17`` when the folder holds no JSON files (segments are then
 the non-zero labels of each PNG after the resize, ``convert_json_dict_to_objects_info(mask, None)``,
-and object ids stay short, 1..255). RGB PNGs and JSON segment info (DEVA's long-id / panoptic mode)
-are not read: convert them to label maps first.
+and object ids stay short, 1..255). RGB PNGs and JSON segment info (DEVA's long-id / panoptic mode,
+which changes id drawing and output encoding) are refused: convert them to label maps first.
 
 What runs, per video (``deva-unsup``), with the checkout's own code (``DEVAInferenceCore``,
 ``FrameInfo``, ``convert_json_dict_to_objects_info``; isolated as in :mod:`adapters.deva_vos`),
@@ -168,6 +168,10 @@ class DEVAUnsupSession(Session):
         folder = Path(cfg.detections).expanduser() / video.name
         if not folder.is_dir():
             raise DataError(f"deva-unsup: method.detections has no folder for video '{video.name}' ({folder} missing)")
+        jsons = sorted(folder.glob("*.json")) + sorted(folder.parent.glob("pred.json"))
+        if jsons:  # eval_with_detections.py would switch to its long-id (panoptic) mode
+            raise DataError(f"deva-unsup: {jsons[0]} is JSON segment info (DEVA's panoptic long-id mode), which "
+                            "deva-unsup does not read; remove the JSON files and give label-map PNGs")
         return [read_detection(folder / f"{name}.png", cfg.size, video.name, name) for name in video.frame_names]
 
     def _run(self) -> tuple[list[np.ndarray | None], float]:
