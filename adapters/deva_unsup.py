@@ -52,7 +52,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from adapters.deva_vos import DEVA, DEVAConfig
+from adapters.deva_vos import DEVA, INSTALL, DEVAConfig
 from adapters.memory_vos import imagenet_frame
 from harness.api import Capabilities, FrameResult, FrameSource, Prompt, Session
 from harness.errors import CapabilityError, ConfigError, DataError, MissingDependencyError
@@ -275,6 +275,8 @@ class DEVAUnsup(DEVA):
     name: ClassVar[str] = "deva-unsup"
     Config = DEVAUnsupConfig
     capabilities = Capabilities(prompts=frozenset(), add_objects_mid_video=False, unprompted=True, streaming=False)
+    install: ClassVar[str] = (f"{INSTALL}; plus an image segmenter's output on every frame (mosebench ships none; "
+                              "DEVA's docs use EntitySeg): method.detections=DIR with DIR/<video>/<frame>.png label maps")
 
     def __init__(self, cfg: DEVAUnsupConfig | None = None, device: str = "cpu") -> None:
         if cfg is None:

@@ -40,6 +40,10 @@ WEIGHT_FREE = {"static", "flow", "proposals", "csrt", "mil"}
 # methods on a user checkout (not a package; CI cannot clone it): checked where the checkout is given
 # in the environment, else left out of _installed(); frames resized to 64, not up to 480
 CHECKOUTS = {"xmem": ("MOSEBENCH_XMEM_REPO", {"size": 64}), "deva": ("MOSEBENCH_DEVA_REPO", {"size": 64})}
+# methods that also need a user's per-video input files (deva-unsup: an image segmenter's label maps per
+# frame, method.detections): the contract's generated videos have none; tests/test_methods_deva_unsup.py
+# runs it through the runner with detections written for its videos
+USER_INPUTS = {"deva-unsup"}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -72,7 +76,7 @@ def _installed() -> list[str]:
     # for real. In-process methods on a user checkout (CHECKOUTS) run where the checkout is given.
     return [n for n in registry.names()
             if not registry.missing_requirements(n) and not getattr(registry.get(n), "environment", "")
-            and (n not in CHECKOUTS or os.environ.get(CHECKOUTS[n][0]))]
+            and (n not in CHECKOUTS or os.environ.get(CHECKOUTS[n][0])) and n not in USER_INPUTS]
 
 
 def _checkout_options(name: str) -> dict:

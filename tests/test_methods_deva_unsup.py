@@ -203,6 +203,11 @@ def test_missing_or_bad_detections_name_the_video_and_frame(tmp_path, synth_data
     Image.new("RGB", (video.width, video.height)).save(det / name / f"{frame}.png")
     with method.open_session(video) as s, pytest.raises(DataError, match="PNG mode RGB"):
         next(iter(s.propagate()))
+    (det / name / f"{frame}.png").unlink()
+    _write_detections(synth_data, tmp_path / "det")
+    (det / name / f"{frame}.json").write_text("[]")  # DEVA's long-id mode: refused
+    with method.open_session(video) as s, pytest.raises(DataError, match="JSON segment info"):
+        next(iter(s.propagate()))
     other = ds.videos[1]
     for p in (det / other).iterdir():
         p.unlink()
