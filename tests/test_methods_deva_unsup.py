@@ -19,15 +19,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 from support.golden import assert_masks_match, same_cpu_kind  # noqa: E402
+from test_methods_deva import (  # same checkout, weights
+    CHECKOUT,
+    WEIGHTS_ABS_SUM,
+    WEIGHTS_SHA256,
+    _png,
+    needs_checkout,
+)
 
 from harness import registry
 from harness.errors import CapabilityError, ConfigError, DataError
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "tests" / "golden" / "deva_unsup"
-CHECKOUT = os.environ.get("MOSEBENCH_DEVA_REPO", "")
-WEIGHTS_SHA256 = "2d0ef19f82c02ea7841bc4d91bb74334007e8769338afc0d07e1e05f7dcc8183"  # the DEVA golden's
-WEIGHTS_ABS_SUM = 909408.583502677
 VIDEOS = ("synth000", "synth001")
 # [votes, detections merged, objects added, objects purged] per run and video, as the original printed
 # them (its shim counts DEVAInferenceCore.vote_in_temporary_buffer / incorporate_detection calls)
@@ -37,21 +41,6 @@ ORIGINAL_STATS = {
     "s64": {"synth000": [2, 2, 17, 0], "synth001": [2, 2, 16, 0]},
     "online": {"synth000": [0, 3, 42, 0], "synth001": [0, 3, 40, 0]},
 }
-SKIP_REASON = ("DEVA is a user checkout, not a package, and CI cannot clone it: set MOSEBENCH_DEVA_REPO="
-               "/path/to/a/checkout/of/hkchengrex/Tracking-Anything-with-DEVA to run these tests")
-
-
-def needs_checkout(test):
-    return pytest.mark.allow_skip(reason=SKIP_REASON)(pytest.mark.skipif(not CHECKOUT, reason=SKIP_REASON)(test))
-
-
-def _png(path: Path) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return np.array(im)
-
-
 def _run_adapter(run: str, tmp: Path) -> dict[str, np.ndarray]:
     """The adapter in a fresh interpreter with one OpenMP thread, as the original ran."""
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
