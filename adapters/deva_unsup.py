@@ -131,9 +131,10 @@ def read_detection(path: Path, size: int, video: str, frame: str) -> np.ndarray:
         raise DataError(f"deva-unsup: detection {path} (video '{video}' frame '{frame}') cannot be read: {exc}") from None
 
 
-def limit_max_id(labels: list[np.ndarray], max_num_objects: int) -> list[np.ndarray]:
-    """postprocess_unsup_davis17.limit_max_id on one video's ``(H, W)`` label maps (see the module
-    docstring for its list semantics); returns ``uint8`` maps with ids 1..max_num_objects."""
+def kept_ids(labels: list[np.ndarray], max_num_objects: int) -> list[int]:
+    """The list postprocess_unsup_davis17.limit_max_id builds over a video's label maps (frames in
+    order; each frame's labels by (area, id) descending, appended, repeats included, until it holds
+    ``max_num_objects`` entries)."""
     kept: list[int] = []
     for lab in labels:
         ids, areas = np.unique(lab[lab != 0], return_counts=True)
@@ -141,13 +142,23 @@ def limit_max_id(labels: list[np.ndarray], max_num_objects: int) -> list[np.ndar
         kept += by_area[:max_num_objects - len(kept)]
         if len(kept) == max_num_objects:
             break
-    out = []
-    for lab in labels:
-        new = np.zeros(lab.shape, np.uint8)
-        for idx, oid in enumerate(kept):
-            new[lab == oid] = idx + 1
-        out.append(new)
-    return out
+    return kept
+
+
+def renumber(lab: np.ndarray, kept: list[int]) -> np.ndarray:
+    """limit_max_id's rewrite of one frame: label ``kept[i]`` -> ``i + 1`` (the last entry wins),
+    others dropped; ``uint8``."""
+    new = np.zeros(lab.shape, np.uint8)
+    for idx, oid in enumerate(kept):
+        new[lab == oid] = idx + 1
+    return new
+
+
+def limit_max_id(labels: list[np.ndarray], max_num_objects: int) -> list[np.ndarray]:
+    """postprocess_unsup_davis17.limit_max_id on one video's ``(H, W)`` label maps (see the module
+    docstring for its list semantics); returns ``uint8`` maps with ids 1..max_num_objects."""
+    kept = kept_ids(labels, max_num_objects)
+    return [renumber(lab, kept) for lab in labels]
 
 
 class DEVAUnsupSession(Session):
@@ -198,7 +209,8 @@ class DEVAUnsupSession(Session):
         def label_map(prob: Any) -> np.ndarray:
             if cfg.size >= 0:
                 prob = F.interpolate(prob.unsqueeze(1), (height, width), mode="bilinear", align_corners=False)[:, 0]
-            return core.object_manager.tmp_to_obj_cls(torch.argmax(prob, dim=0)).cpu().numpy()
+            # object ids are short (1..255) in this mode: one byte per pixel for the whole video
+            return core.object_manager.tmp_to_obj_cls(torch.argmax(prob, dim=0)).cpu().numpy().astype(np.uint8)
 
         def merge(image: Any, mask: Any, segments: Any) -> Any:
             before = set(core.object_manager.all_obj_ids)
@@ -241,8 +253,9 @@ class DEVAUnsupSession(Session):
         return out, seconds
 
     def propagate(self) -> Iterator[FrameResult]:
-        """The whole video first (the 20-object rule needs it), then one result per frame: proposal
-        ids 1..cap; frames the original never outputs are ``processed=False``."""
+        """The whole video first (the 20-object rule needs it; its label maps are held as ``(H, W)
+        uint8``, one byte per pixel per frame), then one result per frame: proposal ids 1..cap; frames
+        the original never outputs are ``processed=False``."""
         state = np.random.get_state()
         np.random.seed(RNG_SEED)
         try:
@@ -251,16 +264,19 @@ class DEVAUnsupSession(Session):
             np.random.set_state(state)
             self.core = None
         done = [t for t, lab in enumerate(raw) if lab is not None]
-        capped = dict(zip(done, limit_max_id([raw[t] for t in done], self.cap)))
-        ids = sorted({int(v) for lab in capped.values() for v in np.unique(lab) if v})
+        kept = kept_ids([raw[t] for t in done], self.cap)
+        last = {oid: i + 1 for i, oid in enumerate(kept)}  # each kept object's id: 1 + its last entry
+        ids = sorted(last.values())
         per_frame = seconds / max(len(done), 1)
         empty = np.zeros((self.video.height, self.video.width), bool)
         for t in range(len(self.video)):
-            lab = capped.get(t)
+            lab = raw[t]
             if lab is None:
                 yield FrameResult(frame=t, masks={o: empty for o in ids}, processed=False)
-            else:
-                yield FrameResult(frame=t, masks={o: lab == o for o in ids}, model_time_s=per_frame)
+                continue
+            raw[t] = None  # renumbered once, then released
+            lab = renumber(lab, kept)
+            yield FrameResult(frame=t, masks={o: lab == o for o in ids}, model_time_s=per_frame)
 
     def close(self) -> None:
         self.core = None

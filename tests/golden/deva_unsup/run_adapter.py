@@ -45,13 +45,13 @@ def main(run: str, repo: str, ckpt: str, out: str) -> None:
                                             **RUNS[run]}, "cpu")
     decoder_script.install(method.checkout["deva.model.big_modules"])
     raw_ids: dict[str, set[int]] = {}
-    original = deva_unsup.limit_max_id
+    original = deva_unsup.kept_ids
 
     def spy(labels, cap):  # the object ids before the cap
         raw_ids[current] = {int(v) for lab in labels for v in np.unique(lab) if v}
         return original(labels, cap)
 
-    deva_unsup.limit_max_id = spy
+    deva_unsup.kept_ids = spy
     arrays = {}
     for current in VIDEOS:
         jpgs = sorted((HERE / "JPEGImages" / current).glob("*.jpg"))
