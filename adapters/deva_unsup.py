@@ -94,6 +94,9 @@ class DEVAUnsupConfig(DEVAConfig):
             raise ConfigError("method deva-unsup needs an image segmenter's per-frame output: "
                               "method.detections=DIR with DIR/<video>/<frame>.png label maps on every frame "
                               "(e.g. EntitySeg's, as DEVA's docs use for DAVIS 2017 unsupervised)")
+        if not Path(self.detections).expanduser().is_dir():  # here, so the runner refuses it before any work
+            raise ConfigError(f"deva-unsup: method.detections '{self.detections}' is not a folder; it must hold "
+                              "<video>/<frame>.png label maps from your image segmenter")
         super().__post_init__()
 
     def eval_config(self) -> dict[str, Any]:

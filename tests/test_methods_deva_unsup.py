@@ -114,6 +114,8 @@ def test_capabilities_and_options_without_a_checkout(tmp_path):
     assert caps.unprompted and not caps.streaming and not caps.prompts and not caps.reprompt
     with pytest.raises(ConfigError, match="method.detections=DIR"):
         registry.create("deva-unsup", {"repo": str(tmp_path), "random_init": True}, "cpu")
+    with pytest.raises(ConfigError, match="is not a folder"):
+        registry.create("deva-unsup", {"detections": str(tmp_path / "none"), "random_init": True}, "cpu")
     with pytest.raises(ConfigError, match="temporal_setting"):
         registry.create("deva-unsup", {"detections": str(tmp_path), "temporal_setting": "offline"}, "cpu")
     with pytest.raises(ConfigError, match="git clone"):
