@@ -11,21 +11,13 @@ nothing is ever voted in). Like ``test_methods_deva.py``, the tests that run DEV
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from support.golden import assert_masks_match, same_cpu_kind  # noqa: E402
-from test_methods_deva import (  # same checkout, weights
-    CHECKOUT,
-    WEIGHTS_ABS_SUM,
-    WEIGHTS_SHA256,
-    _png,
-    needs_checkout,
-)
+from support.golden import assert_masks_match  # noqa: E402
+from test_methods_deva import CHECKOUT, _png, _run_adapter, needs_checkout  # same checkout and weights
 
 from harness import registry
 from harness.errors import CapabilityError, ConfigError, DataError
@@ -41,29 +33,10 @@ ORIGINAL_STATS = {
     "s64": {"synth000": [2, 2, 17, 0], "synth001": [2, 2, 16, 0]},
     "online": {"synth000": [0, 3, 42, 0], "synth001": [0, 3, 40, 0]},
 }
-def _run_adapter(run: str, tmp: Path) -> dict[str, np.ndarray]:
-    """The adapter in a fresh interpreter with one OpenMP thread, as the original ran."""
-    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": path}
-    out = tmp / f"{run}.npz"
-    proc = subprocess.run([sys.executable, "-W", "ignore", str(GOLDEN / "run_adapter.py"), run, CHECKOUT,
-                           str(tmp / "ckpt.pth"), str(out)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    digest, abs_sum = proc.stdout.split()[:2]
-    changed = "seeded random init changed (torch or checkout version?): regenerate per tests/golden/deva_unsup/README.md"
-    if same_cpu_kind(GOLDEN):
-        assert digest == WEIGHTS_SHA256, changed
-    else:
-        assert float(abs_sum) == pytest.approx(WEIGHTS_ABS_SUM, rel=1e-7), changed
-    with np.load(out) as npz:
-        return dict(npz)
-
-
 @pytest.mark.parametrize("run", list(ORIGINAL_STATS))
 @needs_checkout
 def test_masks_equal_eval_with_detections_pixel_for_pixel(run, tmp_path):
-    got = _run_adapter(run, tmp_path)
+    got = _run_adapter(run, tmp_path, GOLDEN)  # the DEVA test's runner: same seeded weights, digest checked
     assert int(got["decoder_calls"]) > 0
     for name in VIDEOS:
         labels, processed = got[name], got[f"{name}.processed"]
