@@ -40,8 +40,8 @@ Box, point and scribble prompts become a first mask through GrabCut
 (:func:`adapters.prompt_masks.prompt_to_mask`), as for Cutie and XMem: DEVA's propagation takes masks
 (its demo gets them from SAM / Grounding-DINO, not part of its VOS evaluation).
 
-Unsupervised (TABLE 7) is not offered: DEVA merges an image segmenter's per-frame output, which
-mosebench does not ship; ``docs/adding_a_method.md`` ("DEVA notes") says why and what a user needs.
+Unsupervised (TABLE 7) is the separate method ``deva-unsup`` (:mod:`adapters.deva_unsup`): DEVA merges
+an image segmenter's per-frame output, which the user gives (mosebench ships no segmenter).
 """
 
 from __future__ import annotations

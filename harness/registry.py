@@ -82,6 +82,7 @@ BUILTINS: dict[str, str] = {
     "deaot": "adapters.deaot_vos:DeAOT",
     "deaot-t": "adapters.deaot_vos:DeAOTTiny",
     "deaot-l": "adapters.deaot_vos:DeAOTLarge",
+    "deva-unsup": "adapters.deva_unsup:DEVAUnsup",
 }
 
 

@@ -57,6 +57,12 @@ def _deaotpy() -> str | None:
         return None
 
 
+# methods that also need a user's per-video input files (deva-unsup: an image segmenter's label maps per
+# frame, method.detections): the contract's generated videos have none; tests/test_methods_deva_unsup.py
+# runs it through the runner with detections written for its videos
+USER_INPUTS = {"deva-unsup"}
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _one_torch_thread():
     """Tiny tensors on a shared 2-core machine: thread hand-offs cost more than the maths (5x).
@@ -87,7 +93,7 @@ def _installed() -> list[str]:
     # for real. In-process methods on a user checkout (CHECKOUTS) run where the checkout is given.
     return [n for n in registry.names()
             if not registry.missing_requirements(n) and not getattr(registry.get(n), "environment", "")
-            and (n not in CHECKOUTS or os.environ.get(CHECKOUTS[n][0])) and (n not in DEAOT or _deaotpy())]
+            and (n not in CHECKOUTS or os.environ.get(CHECKOUTS[n][0])) and (n not in DEAOT or _deaotpy()) and n not in USER_INPUTS]
 
 
 def _checkout_options(name: str) -> dict:

@@ -55,19 +55,20 @@ def _png(path: Path) -> np.ndarray:
         return np.array(im)
 
 
-def _run_adapter(run: str, tmp: Path) -> dict[str, np.ndarray]:
-    """The adapter on the golden inputs in a fresh interpreter started with one OpenMP thread, as
-    eval_vos.py ran (on near-tie pixels of random weights the masks depend on the thread set-up)."""
+def _run_adapter(run: str, tmp: Path, golden: Path = GOLDEN) -> dict[str, np.ndarray]:
+    """``golden``'s ``run_adapter.py`` on its inputs in a fresh interpreter started with one OpenMP
+    thread, as eval_vos.py ran (on near-tie pixels of random weights the masks depend on the thread
+    set-up); checks the seeded weights (also used by tests/test_methods_deva_unsup.py, same weights)."""
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": path}
     out = tmp / f"{run}.npz"
-    proc = subprocess.run([sys.executable, "-W", "ignore", str(GOLDEN / "run_adapter.py"), run, CHECKOUT,
+    proc = subprocess.run([sys.executable, "-W", "ignore", str(golden / "run_adapter.py"), run, CHECKOUT,
                            str(tmp / "ckpt.pth"), str(out)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-3000:]
     digest, abs_sum = proc.stdout.split()[:2]
-    changed = "seeded random init changed (torch or checkout version?): regenerate tests/golden/deva per its README"
-    if same_cpu_kind(GOLDEN):
+    changed = f"seeded random init changed (torch or checkout version?): regenerate {golden} per its README"
+    if same_cpu_kind(golden):
         assert digest == WEIGHTS_SHA256, changed
     else:
         assert float(abs_sum) == pytest.approx(WEIGHTS_ABS_SUM, rel=1e-7), changed

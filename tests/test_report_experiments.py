@@ -48,7 +48,8 @@ def _tracker_checkout(m: str, cls, raw, tmp_path) -> list[str]:
 
 def _with_checkpoints(methods: set[str], tmp_path, experiment) -> list[str]:
     """Overrides giving each method among ``methods`` whose options name a checkpoint (``ckpt``) a file, and
-    a checkout (``repo``) a folder: weights are never downloaded and planning needs them named."""
+    a checkout (``repo``) or detections folder (``detections``) a folder: weights are never downloaded and
+    planning needs them named."""
     out = []
     for m in sorted(methods):
         fields = _option_names(m, experiment)
@@ -63,6 +64,9 @@ def _with_checkpoints(methods: set[str], tmp_path, experiment) -> list[str]:
         if "repo" in fields:
             (tmp_path / f"{m}-repo").mkdir(exist_ok=True)
             out.append(f"method.{m}.repo={tmp_path / f'{m}-repo'}")
+        if "detections" in fields:  # deva-unsup: the user's per-frame segmentations (a folder)
+            (tmp_path / f"{m}-detections").mkdir(exist_ok=True)
+            out.append(f"method.{m}.detections={tmp_path / f'{m}-detections'}")
     return out
 
 

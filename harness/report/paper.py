@@ -20,7 +20,7 @@ TABLES = (4, 5, 6, 7, 8, 10, 11)
 # released SAM2 checkpoints mosebench loads are the zero-shot ones, see ZERO_SHOT).
 PAPER_LABELS: dict[str, str] = {
     "sam2-b+": "SAM2-B+", "sam2-l": "SAM2-L", "cutie": "Cutie-B", "cutie-b": "Cutie-B",
-    "xmem": "XMem", "deaot": "DeAOT-L", "deaot-l": "DeAOT-L", "deva": "DEVA", "stcn": "STCN", "samurai-b+": "SAMURAI-B+", "samurai-l": "SAMURAI-L",
+    "xmem": "XMem", "deaot": "DeAOT-L", "deaot-l": "DeAOT-L", "deva": "DEVA", "deva-unsup": "DEVA", "stcn": "STCN", "samurai-b+": "SAMURAI-B+", "samurai-l": "SAMURAI-L",
     "dam4sam-b+": "DAM4SAM-B+", "dam4sam-l": "DAM4SAM-L", "sam2long-b+": "SAM2Long-B+", "sam2long-l": "SAM2Long-L",
     # TABLE 10's box trackers (size variants are configs/method/<name>.yaml aliases)
     "seqtrack-b": "SeqTrack-B", "seqtrack-l": "SeqTrack-L", "aqatrack": "AQATrack-B", "aqatrack-256": "AQATrack-B",
