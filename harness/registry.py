@@ -78,6 +78,7 @@ BUILTINS: dict[str, str] = {
     "cutie-b": "adapters.cutie_vos:CutieBase",
     "cutie-s": "adapters.cutie_vos:CutieSmall",
     "xmem": "adapters.xmem_vos:XMem",
+    "stcn": "adapters.stcn_vos:STCN",
 }
 
 
