@@ -18,10 +18,12 @@ $(VENV)/.created:
 # torch first from the pinned CPU wheel (torchvision 0.28.0 is the release built against torch 2.13.0;
 # a newer one would pull a newer CUDA torch), then sam2 without build isolation (it compiles nothing
 # with SAM2_BUILD_CUDA=0 but imports torch in setup.py), then the project and its extras (cutie:
-# rf-cutie + hydra-core for the Cutie adapter).
+# rf-cutie + hydra-core for the Cutie adapter); stcnbuf (STCN) without its dependencies: the adapter
+# needs none of them (framepump, numba, Mask R-CNN... serve its video driver only).
 $(STAMP): $(VENV)/.created pyproject.toml
 	$(BIN)/pip install -q "torch==2.13.0" "torchvision==0.28.0"
 	SAM2_BUILD_CUDA=0 $(BIN)/pip install -q --no-build-isolation "sam2==1.1.0"
+	$(BIN)/pip install -q --no-deps "stcnbuf==0.2.2"
 	$(BIN)/pip install -q -e ".[sam2,cutie,dev]"
 	touch $(STAMP)
 

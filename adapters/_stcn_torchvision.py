@@ -14,28 +14,42 @@ import types
 from typing import Any
 
 
+def _bottleneck_class() -> type:
+    import torch
+    import torch.nn as nn
+
+    class Bottleneck(nn.Module):
+        """1x1 -> 3x3 (stride) -> 1x1 (x4 channels) + shortcut, torchvision's names (TorchScript-able)."""
+
+        def __init__(self, cin: int, width: int, stride: int, downsample: nn.Module | None) -> None:
+            super().__init__()
+            self.conv1, self.bn1 = nn.Conv2d(cin, width, 1, bias=False), nn.BatchNorm2d(width)
+            self.conv2, self.bn2 = nn.Conv2d(width, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width)
+            self.conv3, self.bn3 = nn.Conv2d(width, width * 4, 1, bias=False), nn.BatchNorm2d(width * 4)
+            self.relu = nn.ReLU(inplace=True)
+            self.downsample = downsample
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out = self.relu(self.bn1(self.conv1(x)))
+            out = self.relu(self.bn2(self.conv2(out)))
+            out = self.bn3(self.conv3(out))
+            identity = x if self.downsample is None else self.downsample(x)
+            return self.relu(out + identity)
+
+    return Bottleneck
+
+
 def _resnet50(weights: Any = None, **_: Any) -> Any:
     """ResNet-50 up to ``layer3`` (``(B, 3, H, W)`` -> ``(B, 1024, H/16, W/16)``), torchvision's names."""
     import torch.nn as nn
 
+    _Bottleneck = _bottleneck_class()
+
     def block(cin: int, width: int, stride: int) -> nn.Module:
-        b = nn.Module()
-        b.conv1, b.bn1 = nn.Conv2d(cin, width, 1, bias=False), nn.BatchNorm2d(width)
-        b.conv2, b.bn2 = nn.Conv2d(width, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width)
-        b.conv3, b.bn3 = nn.Conv2d(width, width * 4, 1, bias=False), nn.BatchNorm2d(width * 4)
-        b.relu = nn.ReLU(inplace=True)
-        b.downsample = None
+        down = None
         if stride != 1 or cin != width * 4:
-            b.downsample = nn.Sequential(nn.Conv2d(cin, width * 4, 1, stride, bias=False), nn.BatchNorm2d(width * 4))
-
-        def forward(x):
-            out = b.relu(b.bn1(b.conv1(x)))
-            out = b.relu(b.bn2(b.conv2(out)))
-            out = b.bn3(b.conv3(out))
-            return b.relu(out + (x if b.downsample is None else b.downsample(x)))
-
-        b.forward = forward
-        return b
+            down = nn.Sequential(nn.Conv2d(cin, width * 4, 1, stride, bias=False), nn.BatchNorm2d(width * 4))
+        return _Bottleneck(cin, width, stride, down)
 
     def layer(cin: int, width: int, n: int, stride: int) -> nn.Sequential:
         return nn.Sequential(block(cin, width, stride), *[block(width * 4, width, 1) for _ in range(n - 1)])

@@ -169,6 +169,17 @@ def build(net_module: Any) -> Any:
         return net_module.STCN().eval()
 
 
+def contiguous_readout(core: Any) -> Any:
+    """``core.prop_model.segment_with_query`` with its memory readout made contiguous (returns ``core``).
+
+    stcnbuf 0.2.2 ``view``s the readout of ``MemoryBank.match_memory`` (an ``einsum`` result); with
+    more than one object torch's CPU einsum returns it permuted and the ``view`` raises "view size
+    is not compatible" (the package fails there by itself, eager or scripted). Values unchanged."""
+    original = core.prop_model.segment_with_query
+    core.prop_model.segment_with_query = lambda readout, *rest: original(readout.contiguous(), *rest)
+    return core
+
+
 def random_weights(net_module: Any, seed: int) -> dict[str, Any]:
     """Seeded random state dict of ``STCN()`` (the global RNG is left as it was)."""
     import torch
@@ -256,12 +267,18 @@ class STCNSession(Session):
                 continue
             image = self._resize(to_tensor(rgb), "bilinear")
             if t == first:
+                keys = -(-image.shape[1] // 16) * -(-image.shape[2] // 16)
+                if keys < cfg.top_k:
+                    raise ConfigError(f"stcn: video '{self.video.name}' is processed at {tuple(image.shape[1:])}, "
+                                      f"{keys} memory keys per frame < top_k {cfg.top_k} (STCN's top-k fails); "
+                                      "use a larger method.size or a smaller method.top_k")
                 masks = torch.as_tensor(np.stack([self.first[o][1] for o in ids]).astype(np.float32))
                 masks = self._resize(masks, "nearest").to(method.device)
                 with self.timer, method.inference(), _LOCK, cuda_to(method.device):
                     self.core = net.STCNInference(method.network, mem, 2, cfg.top_k, cfg.size).to(method.device).eval()
                     self.core.im_transform = lambda _frame, image=image: image  # frame already transformed
                     self.core.initialize(None, masks)
+                    contiguous_readout(self.core)
             chunk.append((t, image))
             if len(chunk) == cfg.mem_every or t == len(self.video) - 1:
                 yield from self._chunk(chunk, ids, height, width, F)
