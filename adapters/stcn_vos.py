@@ -47,12 +47,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from adapters.prompt_masks import check_prompt, prompt_to_mask
+from adapters.prompt_masks import FirstMasks
 from harness.api import (
     Capabilities,
     FrameResult,
     FrameSource,
-    MaskPrompt,
     Method,
     Prompt,
     PromptKind,
@@ -211,26 +210,18 @@ def to_tensor(rgb: np.ndarray) -> Any:
 class STCNSession(Session):
     def __init__(self, method: STCN, video: FrameSource) -> None:
         self.method, self.video = method, video
-        self.first: dict[int, tuple[int, np.ndarray]] = {}
+        self.prompts = FirstMasks(video, method.capabilities, method.name)
         self.timer = ModelTimer(method.device)
         self.core: Any = None
         self.memory_writes = 0
 
     def add_prompt(self, prompt: Prompt) -> Mapping[int, np.ndarray] | None:
-        check_prompt(self.method.capabilities, prompt, self.method.name)
-        h, w = self.video.height, self.video.width
-        if not 0 <= prompt.frame < len(self.video):
-            raise ConfigError(f"prompt on frame {prompt.frame}, video '{self.video.name}' has {len(self.video)} frames")
-        if isinstance(prompt, MaskPrompt) and prompt.mask.shape != (h, w):
-            raise ConfigError(f"mask prompt for object {prompt.obj_id} has shape {prompt.mask.shape}, "
-                              f"frames of '{self.video.name}' are {(h, w)}")
-        known = self.first.get(prompt.obj_id)
-        if known is not None and known[0] < prompt.frame:
-            return None  # semi-supervised: an object's first prompt conditions it
-        mask = prompt.mask.astype(bool) if isinstance(prompt, MaskPrompt) \
-            else prompt_to_mask(prompt, self.video.frame(prompt.frame))
-        self.first[prompt.obj_id] = (prompt.frame, mask)
+        self.prompts.add(prompt)
         return None
+
+    @property
+    def first(self) -> dict[int, tuple[int, np.ndarray]]:
+        return self.prompts.first
 
     def _resize(self, x: Any, mode: str) -> Any:
         import torch.nn.functional as F

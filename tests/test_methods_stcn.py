@@ -153,3 +153,17 @@ def test_settings_run_and_refused_before_weights(tmp_path, synth_data, monkeypat
     with pytest.raises(CapabilityError, match="'stcn' cannot run setting 'unsupervised'"):
         prepare(load_experiment("demo", ["method=stcn", "setting=unsupervised", "method.random_init=true", *res]))
     assert not (tmp_path / "never-created").exists()
+
+
+def test_clicks_on_the_first_frame_accumulate_and_later_prompts_are_ignored():
+    from harness.api import PointsPrompt
+
+    video, gt = moving_objects(frames=6, size=(48, 64), late_start=None)
+    ys, xs = np.nonzero(gt[0] == 1)
+    with _create(size=-1).open_session(video) as s:
+        s.add_prompt(PointsPrompt(0, 1, ((float(xs.mean()), float(ys.mean())),), (1,)))
+        s.add_prompt(PointsPrompt(0, 1, ((float(xs.min()), float(ys.min())),), (1,)))
+        s.add_prompt(MaskPrompt(2, 1, gt[2] == 1))  # semi-supervised: the first prompt conditions
+        assert len(s.prompts._points[1].points) == 2 and s.first[1][0] == 0 and s.first[1][1].any()
+        with pytest.raises(ConfigError, match="has 6 frames"):
+            s.add_prompt(MaskPrompt(9, 2, gt[0] == 1))
