@@ -17,10 +17,15 @@ drives ``STCNInference`` as ``process_video`` does:
 
 Differences from ``process_video`` (documented, none on the golden's inputs): frames come from the
 harness's reader and are resized here (short side ``size``, bilinear with antialias; the package
-resizes with framepump) only when ``size`` differs from the short side; when resized the
+resizes with framepump) only when ``size`` differs from the short side; the prompted frame answers
+its prompts (argmax of the package's ``aggregate`` of them, as upstream STCN's eval; process_video
+outputs its re-prediction, which random weights can leave empty); when resized the
 probabilities are upsampled bilinearly to the frame before the argmax (the package argmaxes at the
 processing size and never upsamples); the first mask is the prompt (the package makes it with
-Mask R-CNN); no ``torch.jit.script`` (same eager operations).
+Mask R-CNN); no ``torch.jit.script`` (same masks on the golden's scripted video); the memory
+readout is made contiguous (:func:`contiguous_readout`: with 2+ objects the package fails on CPU).
+``top_k: null`` (all memory keys) exists for tiny test frames; a size with fewer keys per frame than
+an integer ``top_k`` is refused with the fix.
 
 Import and CPU: the package is imported with a stand-in ``torchvision`` (:mod:`adapters._stcn_torchvision`:
 ToTensor/Normalize and torchvision's ResNet-50 layout without the ImageNet download), set aside
@@ -75,7 +80,7 @@ class STCNConfig:
 
     path: directory holding the ``stcnbuf`` package (null: the installed one). ckpt: ``stcn.pth``.
     random_init: tests only, seeded random weights. size: short side (-1: as the video). mem_every:
-    chunk length / memory period. top_k: affinities kept per pixel. mem_size: memory frames kept
+    chunk length / memory period. top_k: affinities kept per pixel (null: all memory keys). mem_size: memory frames kept
     (null: all). amp: fp16 autocast on CUDA as process_video; CPU is fp32.
     """
 
@@ -85,12 +90,12 @@ class STCNConfig:
     seed: int = 0
     size: int = 480
     mem_every: int = 5
-    top_k: int = 20
+    top_k: int | None = 20
     mem_size: int | None = None
     amp: bool = True
 
     def __post_init__(self) -> None:
-        if self.mem_every < 1 or self.top_k < 1:
+        if self.mem_every < 1 or (self.top_k is not None and self.top_k < 1):
             raise ConfigError(f"stcn.mem_every and stcn.top_k must be >= 1, got {self.mem_every}, {self.top_k}")
         if self.mem_size is not None and self.mem_size < 1:
             raise ConfigError(f"stcn.mem_size must be >= 1 or null, got {self.mem_size}")
@@ -214,6 +219,7 @@ class STCNSession(Session):
         self.timer = ModelTimer(method.device)
         self.core: Any = None
         self.memory_writes = 0
+        self._given: tuple[int, np.ndarray] | None = None  # (prompted frame, its label map from the prompts)
 
     def add_prompt(self, prompt: Prompt) -> Mapping[int, np.ndarray] | None:
         self.prompts.add(prompt)
@@ -258,15 +264,17 @@ class STCNSession(Session):
                 continue
             image = self._resize(to_tensor(rgb), "bilinear")
             if t == first:
+                given = torch.as_tensor(np.stack([self.first[o][1] for o in ids]).astype(np.float32))
+                self._given = (t, torch.argmax(net.aggregate(given), dim=0).numpy().astype(np.uint8))
                 keys = -(-image.shape[1] // 16) * -(-image.shape[2] // 16)
-                if keys < cfg.top_k:
+                if cfg.top_k is not None and keys < cfg.top_k:
                     raise ConfigError(f"stcn: video '{self.video.name}' is processed at {tuple(image.shape[1:])}, "
                                       f"{keys} memory keys per frame < top_k {cfg.top_k} (STCN's top-k fails); "
                                       "use a larger method.size or a smaller method.top_k")
                 masks = torch.as_tensor(np.stack([self.first[o][1] for o in ids]).astype(np.float32))
                 masks = self._resize(masks, "nearest").to(method.device)
                 with self.timer, method.inference(), _LOCK, cuda_to(method.device):
-                    self.core = net.STCNInference(method.network, mem, 2, cfg.top_k, cfg.size).to(method.device).eval()
+                    self.core = net.STCNInference(method.network, mem, 2, cfg.top_k or keys, cfg.size).to(method.device).eval()
                     self.core.im_transform = lambda _frame, image=image: image  # frame already transformed
                     self.core.initialize(None, masks)
                     contiguous_readout(self.core)
@@ -283,6 +291,8 @@ class STCNSession(Session):
         import torch
 
         method = self.method
+        if method.cfg.top_k is None:  # every memory key (the bank's k is read at each readout)
+            self.core.memory_bank.top_k = int(self.core.memory_bank.mem_k.shape[2])
         with self.timer, method.inference():
             batch = torch.stack([im for _, im in chunk]).to(method.device)
             prob = self.core.predict_batch(batch, add_last_to_memory=True, is_temp=False)  # (1+K, B, h, w)
@@ -293,6 +303,8 @@ class STCNSession(Session):
             labels = torch.argmax(prob, dim=0).cpu().numpy().astype(np.uint8)
         elapsed = self.timer.pop() / len(chunk)
         for (t, _), lm in zip(chunk, labels):
+            if self._given is not None and t == self._given[0]:
+                lm = self._given[1]  # the prompted frame answers its prompts (upstream STCN's eval)
             yield FrameResult(frame=t, masks={o: lm == i + 1 for i, o in enumerate(ids)}, model_time_s=elapsed)
 
     def close(self) -> None:

@@ -40,6 +40,7 @@ WEIGHT_FREE = {"static", "flow", "proposals", "csrt", "mil"}
 # methods on a user checkout (not a package; CI cannot clone it): checked where the checkout is given
 # in the environment, else left out of _installed(); frames resized to 64, not up to 480
 CHECKOUTS = {"xmem": ("MOSEBENCH_XMEM_REPO", {"size": 64})}
+EXTRA_OPTIONS = {"stcn": {"size": -1}}  # frames at their 48x64 (STCN's 480p would upscale them 10x)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -84,7 +85,8 @@ def _checkout_options(name: str) -> dict:
 
 @pytest.mark.parametrize("name", _installed())
 def test_method_contract(name, tmp_path):
-    options = {**with_options(registry.get(name), TEST_OPTIONS), **_checkout_options(name)}
+    options = {**with_options(registry.get(name), TEST_OPTIONS), **_checkout_options(name),
+               **EXTRA_OPTIONS.get(name, {})}
     method = registry.create(name, options or None, "cpu")
     only = ALIAS_CHECKS if name in BACKBONE_ALIASES else None
     report = check_method(method, name, tmp_path, only=only)
