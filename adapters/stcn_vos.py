@@ -117,6 +117,9 @@ def load_package(path: str | None) -> Any:
     from adapters import _stcn_torchvision
 
     key = str(Path(path).expanduser().resolve()) if path else ""
+    if key and not (Path(key) / "stcnbuf" / "model" / "eval_network.py").is_file():
+        raise MissingDependencyError(f"method stcn: '{path}' holds no stcnbuf package (no "
+                                     f"stcnbuf/model/eval_network.py); it needs {INSTALL}")
     with _LOCK:
         if key in _PACKAGES:
             return _PACKAGES[key]

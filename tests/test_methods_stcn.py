@@ -38,7 +38,7 @@ def test_masks_equal_the_packages_own_inference(tmp_path):
     frame after the prompted one (which answers its prompts, as upstream STCN's eval); the
     golden is non-empty, holds every object on every frame, changes over time, and 6 memory writes
     (3 chunks of <= 5 frames per video) happened on both sides."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     out = tmp_path / "adapter.npz"
     proc = subprocess.run([sys.executable, "-W", "ignore", str(GOLDEN / "make_golden.py"), "adapter", str(out),
                            *([WHERE] if WHERE else [])], cwd=REPO, env=env, capture_output=True, text=True,
