@@ -84,9 +84,10 @@ def main() -> None:
              "keys per memory frame; 480p is out of reach on this shared 2-core machine), one object, stcnbuf "
              "0.2.2 driven as its process_video with upstream STCN's mem_every 5 and top-k 20. "
              "`benchmarks/bench_stcn_memory.py`. Times on a shared 2-core CPU: noisy, not the paper's GPU FPS.", "",
-             "With `mem_size: null` (upstream STCN, the default) every 5th frame stays in memory: memory and the "
-             "time per frame grow linearly with the video. `mem_size: 128` (stcnbuf's buffer) caps the bank at "
-             "128 frames (random replacement), so both stop growing.", "",
+             "With `mem_size: null` (upstream STCN, the default) every 5th frame stays in memory: the memory bank "
+             "grows linearly with the video (and with it the readout's cost). `mem_size: 128` (stcnbuf's buffer) "
+             "caps the bank at 128 frames (random replacement). CPU times are from a machine shared with other "
+             "jobs: compare the memory columns, not small time differences.", "",
              "| mem_size | frames | peak RSS (MB) | growth after build (MB) | memory frames at end | "
              "CPU ms / frame |", "|---|---|---|---|---|---|"]
     for r in rows:
