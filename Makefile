@@ -18,12 +18,14 @@ $(VENV)/.created:
 # torch first from the pinned CPU wheel (torchvision 0.28.0 is the release built against torch 2.13.0;
 # a newer one would pull a newer CUDA torch), then sam2 without build isolation (it compiles nothing
 # with SAM2_BUILD_CUDA=0 but imports torch in setup.py), then the project and its extras (cutie:
-# rf-cutie + hydra-core for the Cutie adapter), then deaotpy for the DeAOT adapter without its dependencies
-# (they list spatial-correlation-sampler, a CUDA build the package does without; numpy/torch are here).
+# rf-cutie + hydra-core for the Cutie adapter), then deaotpy for the DeAOT adapter and stcnbuf for STCN,
+# both without their dependencies (deaotpy lists spatial-correlation-sampler, a CUDA build the package does
+# without; stcnbuf's framepump, numba, Mask R-CNN... serve its video driver only; numpy/torch are here).
 # The stamp depends on this Makefile too, so that an existing venv gets a newly listed install.
 $(STAMP): $(VENV)/.created pyproject.toml Makefile
 	$(BIN)/pip install -q "torch==2.13.0" "torchvision==0.28.0"
 	SAM2_BUILD_CUDA=0 $(BIN)/pip install -q --no-build-isolation "sam2==1.1.0"
+	$(BIN)/pip install -q --no-deps "stcnbuf==0.2.2"
 	$(BIN)/pip install -q -e ".[sam2,cutie,dev]"
 	$(BIN)/pip install -q --no-deps "deaotpy==1.11.0"
 	touch $(STAMP)

@@ -127,3 +127,42 @@ def check_prompt(caps, prompt: Prompt, who: str) -> None:
             f"method '{who}' does not accept {prompt.kind.value} prompts (it accepts: {accepted}); "
             "pick a setting that gives those prompts or a method that accepts this one"
         )
+
+
+class FirstMasks:
+    """Each object's first mask for a mask-propagation method (semi-supervised): validates a prompt
+    against the video, keeps an object's earliest prompt (a later one is ignored), accumulates clicks
+    given on that frame, and turns box/point/scribble prompts into a mask with :func:`prompt_to_mask`.
+
+    ``first``: ``obj_id -> (frame, (H, W) bool mask)``. (Cutie's and XMem's sessions do the same inline.)
+    """
+
+    def __init__(self, video, caps, who: str) -> None:
+        self.video, self.caps, self.who = video, caps, who
+        self.first: dict[int, tuple[int, np.ndarray]] = {}
+        self._points: dict[int, PointsPrompt] = {}
+
+    def add(self, prompt: Prompt) -> None:
+        """Record ``prompt``; raises :class:`harness.errors.ConfigError` for a frame or mask that does
+        not fit the video, :class:`CapabilityError` for a kind the method does not take."""
+        from harness.errors import ConfigError
+
+        check_prompt(self.caps, prompt, self.who)
+        video = self.video
+        if not 0 <= prompt.frame < len(video):
+            raise ConfigError(f"prompt on frame {prompt.frame}, video '{video.name}' has {len(video)} frames")
+        if isinstance(prompt, MaskPrompt) and prompt.mask.shape != (video.height, video.width):
+            raise ConfigError(f"mask prompt for object {prompt.obj_id} has shape {prompt.mask.shape}, "
+                              f"frames of '{video.name}' are {(video.height, video.width)}")
+        known = self.first.get(prompt.obj_id)
+        if known is not None and known[0] < prompt.frame:
+            return  # semi-supervised: an object's first prompt conditions it
+        if isinstance(prompt, PointsPrompt):
+            before = self._points.get(prompt.obj_id)
+            if before is not None and before.frame == prompt.frame:
+                prompt = PointsPrompt(prompt.frame, prompt.obj_id, before.points + prompt.points,
+                                      before.labels + prompt.labels)
+            self._points[prompt.obj_id] = prompt
+        mask = prompt.mask.astype(bool) if isinstance(prompt, MaskPrompt) \
+            else prompt_to_mask(prompt, video.frame(prompt.frame))
+        self.first[prompt.obj_id] = (prompt.frame, mask)

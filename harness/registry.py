@@ -83,6 +83,7 @@ BUILTINS: dict[str, str] = {
     "deaot-t": "adapters.deaot_vos:DeAOTTiny",
     "deaot-l": "adapters.deaot_vos:DeAOTLarge",
     "deva-unsup": "adapters.deva_unsup:DEVAUnsup",
+    "stcn": "adapters.stcn_vos:STCN",
 }
 
 

@@ -61,6 +61,7 @@ def _deaotpy() -> str | None:
 # frame, method.detections): the contract's generated videos have none; tests/test_methods_deva_unsup.py
 # runs it through the runner with detections written for its videos
 USER_INPUTS = {"deva-unsup"}
+EXTRA_OPTIONS = {"stcn": {"size": -1}}  # frames at their 48x64 (STCN's 480p would upscale them 10x)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -107,7 +108,8 @@ def _checkout_options(name: str) -> dict:
 
 @pytest.mark.parametrize("name", _installed())
 def test_method_contract(name, tmp_path):
-    options = {**with_options(registry.get(name), TEST_OPTIONS), **_checkout_options(name)}
+    options = {**with_options(registry.get(name), TEST_OPTIONS), **_checkout_options(name),
+               **EXTRA_OPTIONS.get(name, {})}
     method = registry.create(name, options or None, "cpu")
     only = ALIAS_CHECKS if name in BACKBONE_ALIASES else None
     report = check_method(method, name, tmp_path, only=only)
