@@ -52,7 +52,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from adapters.prompt_masks import FirstMasks
+from adapters.memory_vos import FirstMasks
 from harness.api import (
     Capabilities,
     FrameResult,
@@ -218,7 +218,7 @@ def to_tensor(rgb: np.ndarray) -> Any:
 class STCNSession(Session):
     def __init__(self, method: STCN, video: FrameSource) -> None:
         self.method, self.video = method, video
-        self.prompts = FirstMasks(video, method.capabilities, method.name)
+        self.prompts = FirstMasks(method, video)
         self.timer = ModelTimer(method.device)
         self.core: Any = None
         self.memory_writes = 0
