@@ -80,8 +80,11 @@ def test_interrupt_says_which_jobs_really_keep_running(tmp_path: Path, synth_dat
     over = smoke(tmp_path, synth_data, *SLOW, *LOCAL, "method.sleep_s=0.6")  # jobs outlast the check
     log = tmp_path / "driver.err"  # a file, not a pipe: the jobs inherit it and outlive the driver
     with open(log, "w") as f:
+        # SIGINT as in a terminal: a suite started in the background (nohup, `cmd &` in a script)
+        # inherits SIGINT ignored, and the driver would never see the Ctrl-C this test sends
         proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", *over], cwd=REPO,
-                                stdout=subprocess.DEVNULL, stderr=f, start_new_session=True)
+                                stdout=subprocess.DEVNULL, stderr=f, start_new_session=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     jobs: list[Path] = []
     while time.time() < deadline and not jobs:
