@@ -113,7 +113,7 @@ class SAM2LongPredictor(SAM2Hooks):
         self.uncertainty = float(uncertainty)
         # call scratch of the tracking step in progress (set and cleared by track_frame): the
         # pathway whose memory is read, the decoder's output tokens, the keys' per-token scale
-        self._reading: tuple[Pathway, int] | None = None
+        self._reading: Pathway | None = None
         self._collect = False
         self._tokens: Any = None
         self._key_scale: Any = None
@@ -152,7 +152,7 @@ class SAM2LongPredictor(SAM2Hooks):
         current_out["sam2long"] = (*sam_outputs, self._tokens)
         return current_out
 
-    def _step(self, state: dict, obj_idx: int, frame: int, feats: tuple, reading: tuple[Pathway, int] | None):
+    def _step(self, state: dict, obj_idx: int, frame: int, feats: tuple, reading: Pathway | None):
         """Run one tracking step reading ``reading``'s memory (None: SAM2's own)."""
         _, _, vision_feats, vision_pos, feat_sizes = feats
         self._reading, self._collect = reading, True
@@ -214,7 +214,7 @@ class SAM2LongPredictor(SAM2Hooks):
         ran: dict[int, tuple] = {}
         for pw in obj.pathways:
             if pw.node not in ran:
-                ran[pw.node] = self._step(state, obj_idx, frame, feats, (pw, frame))
+                ran[pw.node] = self._step(state, obj_idx, frame, feats, pw)
                 read = [f for f, _ in self.memory_frames(pw, frame)][-(self.num_maskmem - 1):]
                 obj.memory_skips += read != list(range(max(obj.start + 1, frame - len(read)), frame))
         obj.steps += 1
@@ -335,7 +335,7 @@ class SAM2LongPredictor(SAM2Hooks):
         import torch
         from sam2.modeling.sam2_utils import get_1d_sine_pe
 
-        pathway, _ = self._reading
+        pathway = self._reading
         B, C = current_vision_feats[-1].size(1), self.hidden_dim
         H, W = feat_sizes[-1]
         device = current_vision_feats[-1].device
